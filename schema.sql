@@ -1,0 +1,132 @@
+-- Edge Messaging: the canonical D1 schema. Read this first.
+--
+-- Applied to a fresh database as is (`make dev`, tests, README "Deploying"). Every statement is
+-- idempotent (IF NOT EXISTS) so applying it twice is harmless. Once a database may hold data,
+-- changes go in migrations/NNNN_*.sql as well as here (migrations/README.md).
+--
+-- Conventions: ids are INTEGER PRIMARY KEY (SQLite rowids, the JSON ids); timestamps are
+-- ISO-8601 UTC text with millisecond precision ("2025-01-02T15:30:00.123Z"), so text order is
+-- time order; booleans are 0/1 integers.
+
+-- Bumped whenever a migration lands; GET /healthz answers 200 only when it can read this row.
+CREATE TABLE IF NOT EXISTS schema_meta (
+    id      INTEGER PRIMARY KEY CHECK (id = 1),  -- a single row
+    version INTEGER NOT NULL
+);
+INSERT OR IGNORE INTO schema_meta (id, version) VALUES (1, 1);
+
+-- People. Compatible with Django's auth_user so a Django site's users can be imported.
+CREATE TABLE IF NOT EXISTS users (
+    id          INTEGER PRIMARY KEY,
+    username    TEXT NOT NULL,
+    -- Usernames are unique case-insensitively (SPEC §3): the unique key is the lowercased form.
+    username_lower TEXT NOT NULL UNIQUE,
+    -- Django's format: pbkdf2_sha256$<iterations>$<salt>$<base64 hash>.
+    password    TEXT NOT NULL,
+    email       TEXT NOT NULL DEFAULT '',
+    first_name  TEXT NOT NULL DEFAULT '',
+    last_name   TEXT NOT NULL DEFAULT '',
+    -- Lowercased "username first last email", written by the app (Unicode-aware lowercasing,
+    -- which SQLite's lower() lacks) so user and chat search is one LIKE on one column.
+    search_text TEXT NOT NULL DEFAULT '',
+    is_active   INTEGER NOT NULL DEFAULT 1,
+    date_joined TEXT NOT NULL
+);
+
+-- Login sessions. The same row backs the API token and the browser cookie; only the SHA-256 of
+-- the token is stored, so a leaked database does not leak usable credentials.
+CREATE TABLE IF NOT EXISTS sessions (
+    token_hash TEXT PRIMARY KEY,            -- hex SHA-256 of the bearer token
+    user_id    INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+    created_at TEXT NOT NULL,
+    expires_at TEXT NOT NULL                -- compared as text: same ISO format everywhere
+);
+CREATE INDEX IF NOT EXISTS sessions_by_user ON sessions (user_id);
+
+-- Failed-login counters for rate limiting (SPEC §3), one fixed window per key.
+-- key is "user:<username_lower>" or "addr:<client address>".
+CREATE TABLE IF NOT EXISTS login_failures (
+    key          TEXT PRIMARY KEY,
+    window_start INTEGER NOT NULL,          -- unix seconds
+    failures     INTEGER NOT NULL
+);
+
+-- Chats: DMs and groups (SPEC §4).
+CREATE TABLE IF NOT EXISTS chats (
+    id          INTEGER PRIMARY KEY,
+    chat_type   TEXT NOT NULL CHECK (chat_type IN ('dm', 'group')),
+    -- Groups' title; empty for DMs, whose title is the other member's name as the caller sees it.
+    title       TEXT NOT NULL DEFAULT '',
+    -- "<smaller user id>:<larger user id>" for DMs, NULL for groups: the unique constraint is
+    -- what makes "one DM per pair" hold even when both people create it at once.
+    dm_key      TEXT UNIQUE,
+    created_by  INTEGER REFERENCES users(id) ON DELETE SET NULL,
+    created_at  TEXT NOT NULL,
+    updated_at  TEXT NOT NULL,
+    -- Ordering key of the chat list ("most recent activity first"): creation, then each message.
+    last_activity_at TEXT NOT NULL,
+    -- The chat's event sequencer (SPEC §6): the seq of its newest durable event. Bumped in the
+    -- same D1 batch (one transaction) that writes the event, so seqs are gapless per chat.
+    last_seq    INTEGER NOT NULL DEFAULT 0
+);
+CREATE INDEX IF NOT EXISTS chats_by_activity ON chats (last_activity_at DESC, id DESC);
+
+-- Membership, roles and read pointers.
+CREATE TABLE IF NOT EXISTS chat_members (
+    chat_id   INTEGER NOT NULL REFERENCES chats(id) ON DELETE CASCADE,
+    user_id   INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+    is_admin  INTEGER NOT NULL DEFAULT 0,
+    joined_at TEXT NOT NULL,
+    -- Tie-breaker for "longest-standing member" when two joined in the same millisecond.
+    join_order INTEGER NOT NULL,
+    -- Read receipt pointer (SPEC §5): id of the last message this member has read; only moves
+    -- forward (every update is `WHERE last_read_message_id < new`).
+    last_read_message_id INTEGER NOT NULL DEFAULT 0,
+    PRIMARY KEY (chat_id, user_id)
+);
+-- "My chats" (the chat list) and "is X a member" both start from the user.
+CREATE INDEX IF NOT EXISTS chat_members_by_user ON chat_members (user_id, chat_id);
+
+-- Messages. Soft-deleted ones stay as tombstones (is_deleted = 1, content '') so clients sync.
+CREATE TABLE IF NOT EXISTS messages (
+    id         INTEGER PRIMARY KEY AUTOINCREMENT, -- AUTOINCREMENT: ids never reused, so keyset
+                                                  -- paging and read pointers stay monotonic
+    chat_id    INTEGER NOT NULL REFERENCES chats(id) ON DELETE CASCADE,
+    seq        INTEGER NOT NULL,                  -- the chat event seq of its new_message
+    sender_id  INTEGER REFERENCES users(id) ON DELETE SET NULL,
+    content    TEXT NOT NULL,
+    client_id  TEXT,                              -- idempotency key chosen by the client
+    created_at TEXT NOT NULL,
+    updated_at TEXT NOT NULL,
+    is_edited  INTEGER NOT NULL DEFAULT 0,
+    is_deleted INTEGER NOT NULL DEFAULT 0
+);
+-- Message pages, last_message and unread counts all walk a chat's messages by id.
+CREATE INDEX IF NOT EXISTS messages_by_chat ON messages (chat_id, id);
+-- A retried send (same sender, chat and client_id) can never store a second message.
+CREATE UNIQUE INDEX IF NOT EXISTS messages_client_id
+    ON messages (chat_id, sender_id, client_id) WHERE client_id IS NOT NULL;
+
+-- Reactions: one row per (message, emoji, user). `id` orders "first use" of each emoji.
+CREATE TABLE IF NOT EXISTS reactions (
+    id         INTEGER PRIMARY KEY,
+    message_id INTEGER NOT NULL REFERENCES messages(id) ON DELETE CASCADE,
+    emoji      TEXT NOT NULL,
+    user_id    INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+    created_at TEXT NOT NULL,
+    UNIQUE (message_id, emoji, user_id)
+);
+
+-- The chat's durable event log (SPEC §6): what `?since=<seq>` replays. Rows hold references,
+-- not rendered JSON: a replayed event shows the current state of its message or chat.
+-- Only the newest EVENT_RETENTION events per chat are kept.
+CREATE TABLE IF NOT EXISTS chat_events (
+    chat_id    INTEGER NOT NULL REFERENCES chats(id) ON DELETE CASCADE,
+    seq        INTEGER NOT NULL,
+    type       TEXT NOT NULL,   -- new_message, message_updated, read_receipt, members_added, ...
+    message_id INTEGER,         -- for message events
+    user_id    INTEGER,         -- for read_receipt, member_removed
+    data       TEXT,            -- JSON known when the event was written (e.g. added user ids)
+    created_at TEXT NOT NULL,
+    PRIMARY KEY (chat_id, seq)
+);

