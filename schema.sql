@@ -76,9 +76,8 @@ CREATE TABLE IF NOT EXISTS chat_members (
     chat_id   INTEGER NOT NULL REFERENCES chats(id) ON DELETE CASCADE,
     user_id   INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
     is_admin  INTEGER NOT NULL DEFAULT 0,
+    -- "Longest-standing member" = smallest (joined_at, rowid): rowid breaks same-ms ties.
     joined_at TEXT NOT NULL,
-    -- Tie-breaker for "longest-standing member" when two joined in the same millisecond.
-    join_order INTEGER NOT NULL,
     -- Read receipt pointer (SPEC §5): id of the last message this member has read; only moves
     -- forward (every update is `WHERE last_read_message_id < new`).
     last_read_message_id INTEGER NOT NULL DEFAULT 0,

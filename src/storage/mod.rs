@@ -4,6 +4,8 @@
 //! `Db` wraps the D1 binding and counts sequential round trips and their time, which the
 //! responder reports as `Server-Timing: d1;desc="<trips>";dur=<ms>` on every API response.
 
+pub mod chats;
+pub mod events;
 pub mod users;
 
 use std::cell::Cell;

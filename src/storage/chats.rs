@@ -1,0 +1,1 @@
+//! Chats and members (filled in by the chats issue).
