@@ -7,9 +7,11 @@
 pub mod auth;
 pub mod crypto;
 pub mod error;
+pub mod events;
 pub mod health;
 pub mod http;
 pub mod realtime;
+pub mod receipts;
 pub mod routes;
 pub mod settings;
 pub mod storage;

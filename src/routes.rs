@@ -5,7 +5,7 @@ use worker::{Method, Response};
 
 use crate::error::{ApiError, ApiResult};
 use crate::http::{path_id, Cx};
-use crate::{auth, health, users};
+use crate::{auth, health, realtime, users};
 
 /// `on!(cx, GET => handler(..), POST => other(..))`: dispatch on the method, else 405.
 macro_rules! on {
@@ -32,6 +32,8 @@ pub async fn route(cx: &Cx) -> ApiResult<Response> {
         ["auth", "logout"] => on!(cx, Post => auth::logout(cx)),
         ["auth", "me"] => on!(cx, Get => auth::me(cx)),
         ["users", "search"] => on!(cx, Get => users::search(cx)),
+        ["chats", id, "ws"] => on!(cx, Get => realtime::connect(cx, path_id(id)?)),
+        ["chats", id, "typing"] => on!(cx, Post => realtime::typing(cx, path_id(id)?)),
         _ => Err(ApiError::NotFound),
     }
 }

@@ -6,6 +6,7 @@
 
 pub mod chats;
 pub mod events;
+pub mod rooms;
 pub mod users;
 
 use std::cell::Cell;
