@@ -325,3 +325,113 @@ impl App {
         self.user_with(prefix, json!({})).await
     }
 }
+
+// ---- WebSocket client (SPEC §6) ----
+
+use futures_util::{SinkExt, StreamExt};
+use tokio_tungstenite::tungstenite::{self, client::IntoClientRequest, Message};
+
+pub type Ws =
+    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+
+/// What a socket produced within a wait.
+#[derive(Debug)]
+pub enum Frame {
+    Json(Value),
+    Text(String),
+    Closed(Option<u16>),
+    Timeout,
+}
+
+impl App {
+    /// Opens `path` as a WebSocket with `headers`; a refused upgrade gives its status and body.
+    pub async fn ws_with(
+        &self,
+        path: &str,
+        headers: &[(&str, String)],
+    ) -> Result<Ws, (u16, Value)> {
+        let url = format!("{}{}", self.base.replacen("http", "ws", 1), path);
+        let mut req = url.into_client_request().expect("ws url");
+        for (k, v) in headers {
+            req.headers_mut().insert(
+                reqwest::header::HeaderName::from_bytes(k.as_bytes()).unwrap(),
+                v.parse().unwrap(),
+            );
+        }
+        match tokio_tungstenite::connect_async(req).await {
+            Ok((ws, _)) => Ok(ws),
+            Err(tungstenite::Error::Http(resp)) => {
+                let body = resp
+                    .body()
+                    .as_ref()
+                    .and_then(|b| serde_json::from_slice(b).ok())
+                    .unwrap_or(Value::Null);
+                Err((resp.status().as_u16(), body))
+            }
+            Err(e) => panic!("websocket handshake to {path} failed: {e}"),
+        }
+    }
+
+    /// Opens a chat's socket with a bearer token (`query` e.g. `?since=3`); must succeed.
+    pub async fn ws(&self, chat_id: i64, token: &str, query: &str) -> Ws {
+        self.ws_with(
+            &format!("/messages/api/chats/{chat_id}/ws/{query}"),
+            &[("Authorization", format!("Bearer {token}"))],
+        )
+        .await
+        .unwrap_or_else(|e| panic!("socket to chat {chat_id} refused: {e:?}"))
+    }
+}
+
+/// Sends a JSON frame.
+pub async fn ws_send(ws: &mut Ws, v: Value) {
+    ws.send(Message::Text(v.to_string().into()))
+        .await
+        .expect("socket send");
+}
+
+/// Sends a raw text frame.
+pub async fn ws_send_text(ws: &mut Ws, text: &str) {
+    ws.send(Message::Text(text.to_string().into()))
+        .await
+        .expect("socket send");
+}
+
+/// The next frame within `wait` (protocol pings are skipped).
+pub async fn ws_next(ws: &mut Ws, wait: Duration) -> Frame {
+    let deadline = tokio::time::Instant::now() + wait;
+    loop {
+        match tokio::time::timeout_at(deadline, ws.next()).await {
+            Err(_) => return Frame::Timeout,
+            Ok(None) => return Frame::Closed(None),
+            Ok(Some(Err(_))) => return Frame::Closed(None),
+            Ok(Some(Ok(msg))) => match msg {
+                Message::Text(t) => {
+                    let t = t.to_string();
+                    return match serde_json::from_str::<Value>(&t) {
+                        Ok(v) if v.is_object() => Frame::Json(v),
+                        _ => Frame::Text(t),
+                    };
+                }
+                Message::Close(c) => return Frame::Closed(c.map(|c| u16::from(c.code))),
+                _ => continue,
+            },
+        }
+    }
+}
+
+/// The next JSON frame within `wait`, or a panic naming `what`.
+pub async fn ws_json(ws: &mut Ws, wait: Duration, what: &str) -> Value {
+    match ws_next(ws, wait).await {
+        Frame::Json(v) => v,
+        other => panic!("expected {what}, got {other:?}"),
+    }
+}
+
+/// Asserts nothing arrives within `wait`.
+pub async fn ws_silent(ws: &mut Ws, wait: Duration, why: &str) {
+    match ws_next(ws, wait).await {
+        Frame::Timeout => {}
+        other => panic!("expected silence ({why}), got {other:?}"),
+    }
+}
