@@ -102,13 +102,12 @@ const LONG: Duration = Duration::from_secs(5);
 #[tokio::test]
 async fn anonymous_upgrade_is_401() {
     let app = app();
-    let err = app.ws_with(&ws_path(1), &[]).await.err().expect("refused");
+    let err = app.ws_with(&ws_path(1), &[]).await.expect_err("refused");
     assert_eq!(err.0, 401, "anonymous: {:?}", err.1);
     let bad = app
         .ws_with(&ws_path(1), &[("Authorization", "Bearer nope".into())])
         .await
-        .err()
-        .expect("refused");
+        .expect_err("refused");
     assert_eq!(bad.0, 401, "unknown token: {:?}", bad.1);
 }
 
@@ -117,11 +116,7 @@ async fn non_member_upgrade_is_404_like_a_missing_chat() {
     let app = app();
     let outsider = token(user(2, 4));
     let auth = [("Authorization", format!("Bearer {outsider}"))];
-    let err = app
-        .ws_with(&ws_path(2), &auth)
-        .await
-        .err()
-        .expect("refused");
+    let err = app.ws_with(&ws_path(2), &auth).await.expect_err("refused");
     assert_eq!(err.0, 404, "non-member: {:?}", err.1);
     let plain = app.get(&ws_path(2), &outsider).await;
     assert_eq!(plain.status, 404, "checked before the upgrade");
@@ -129,8 +124,7 @@ async fn non_member_upgrade_is_404_like_a_missing_chat() {
     let missing = app
         .ws_with(&ws_path(999_999), &auth)
         .await
-        .err()
-        .expect("refused");
+        .expect_err("refused");
     assert_eq!(missing.0, 404, "no such chat");
 }
 
@@ -153,8 +147,7 @@ async fn cross_site_cookie_upgrade_is_403_and_same_site_or_allowed_passes() {
     let err = app
         .ws_with(&ws_path(4), &from("https://evil.example"))
         .await
-        .err()
-        .expect("cross-site refused");
+        .expect_err("cross-site refused");
     assert_eq!(err.0, 403, "{:?}", err.1);
     // The handshake client drops refusal bodies: read the reason over plain HTTP.
     let r = app
@@ -421,7 +414,6 @@ async fn resume_beyond_the_retained_window_asks_for_a_resync() {
             &[("Authorization", format!("Bearer {}", token(user(30, 1))))],
         )
         .await
-        .err()
-        .expect("refused");
+        .expect_err("refused");
     assert_eq!(bad.0, 400, "{:?}", bad.1);
 }
