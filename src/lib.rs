@@ -5,10 +5,13 @@
 //! is the one error type and its mapping to status + JSON.
 
 pub mod auth;
+pub mod chats;
 pub mod crypto;
 pub mod error;
 pub mod health;
 pub mod http;
+pub mod members;
+pub mod messages;
 pub mod realtime;
 pub mod routes;
 pub mod settings;
