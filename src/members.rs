@@ -71,7 +71,8 @@ pub async fn add(cx: &Cx, chat_id: i64) -> ApiResult<Response> {
 pub async fn remove(cx: &Cx, chat_id: i64, user_id: i64) -> ApiResult<Response> {
     let (me, chat) = auth::member(cx, chat_id).await?;
     let leaving = me.user.id == user_id;
-    if !leaving && !(chat.chat_type == "group" && chat.is_admin == 1) {
+    let group_admin = chat.chat_type == "group" && chat.is_admin == 1;
+    if !(leaving || group_admin) {
         return Err(ApiError::Forbidden);
     }
     let now = time::now_iso();
