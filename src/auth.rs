@@ -48,7 +48,7 @@ fn credential(cx: &Cx) -> ApiResult<Option<Credential>> {
 
 /// The request's session token hash and whether it came from the cookie, or 401.
 /// Cookie-authenticated writes must pass the CSRF rule first.
-fn session(cx: &Cx) -> ApiResult<(String, bool)> {
+pub fn session(cx: &Cx) -> ApiResult<(String, bool)> {
     let (token, via_cookie) = match credential(cx)? {
         None => return Err(ApiError::Unauthenticated),
         Some(Credential::Header(t)) => (t, false),

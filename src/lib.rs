@@ -7,12 +7,15 @@
 pub mod auth;
 pub mod chats;
 pub mod crypto;
+pub mod emoji;
 pub mod error;
 pub mod health;
 pub mod http;
 pub mod members;
 pub mod messages;
+pub mod reactions;
 pub mod realtime;
+pub mod receipts;
 pub mod routes;
 pub mod settings;
 pub mod storage;

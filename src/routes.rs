@@ -5,7 +5,7 @@ use worker::{Method, Response};
 
 use crate::error::{ApiError, ApiResult};
 use crate::http::{path_id, Cx};
-use crate::{auth, chats, health, members, users};
+use crate::{auth, chats, health, members, messages, reactions, receipts, users};
 
 /// `on!(cx, GET => handler(..), POST => other(..))`: dispatch on the method, else 405.
 macro_rules! on {
@@ -38,6 +38,17 @@ pub async fn route(cx: &Cx) -> ApiResult<Response> {
             on!(cx, Get => chats::detail(cx, id), Put | Patch => chats::update(cx, id),
                 Delete => chats::destroy(cx, id))
         }
+        ["chats", id, "messages"] => {
+            let id = path_id(id)?;
+            on!(cx, Get => messages::list(cx, id), Post => messages::send(cx, id))
+        }
+        ["chats", id, "mark-as-read"] => on!(cx, Post => receipts::mark_as_read(cx, path_id(id)?)),
+        ["messages", id] => {
+            let id = path_id(id)?;
+            on!(cx, Get => messages::detail(cx, id), Put | Patch => messages::update(cx, id),
+                Delete => messages::destroy(cx, id))
+        }
+        ["messages", id, "reactions"] => on!(cx, Post => reactions::toggle(cx, path_id(id)?)),
         ["chats", id, "members", "add"] => on!(cx, Post => members::add(cx, path_id(id)?)),
         ["chats", id, "members", user, "remove"] => {
             let (id, user) = (path_id(id)?, path_id(user)?);
