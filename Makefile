@@ -68,6 +68,7 @@ unit:
 
 # Each integration test binary starts its own wrangler dev (own state folder, free ports).
 integration: build
+	rm -rf target/test-state
 	cargo test --test '*'
 
 deploy-dry-run: tools build

@@ -7,6 +7,8 @@ use worker::{Method, Response};
 use crate::crypto::{self, Verified};
 use crate::error::{ApiError, ApiResult};
 use crate::http::{self, Cx, Input};
+use crate::storage::chats::{self, MemberChat};
+use crate::storage::first_row;
 use crate::storage::users::{self, NewUser, UserRow};
 use crate::time;
 use crate::users::with_email;
@@ -44,8 +46,9 @@ fn credential(cx: &Cx) -> ApiResult<Option<Credential>> {
         .map(Credential::Cookie))
 }
 
-/// The caller, or 401. Cookie-authenticated writes must pass the CSRF rule first.
-pub async fn authenticate(cx: &Cx) -> ApiResult<Caller> {
+/// The request's session token hash and whether it came from the cookie, or 401.
+/// Cookie-authenticated writes must pass the CSRF rule first.
+pub fn session(cx: &Cx) -> ApiResult<(String, bool)> {
     let (token, via_cookie) = match credential(cx)? {
         None => return Err(ApiError::Unauthenticated),
         Some(Credential::Header(t)) => (t, false),
@@ -54,7 +57,12 @@ pub async fn authenticate(cx: &Cx) -> ApiResult<Caller> {
     if via_cookie && is_unsafe(&cx.method) {
         check_same_site(cx)?;
     }
-    let token_hash = crypto::token_hash(&token);
+    Ok((crypto::token_hash(&token), via_cookie))
+}
+
+/// The caller, or 401.
+pub async fn authenticate(cx: &Cx) -> ApiResult<Caller> {
+    let (token_hash, via_cookie) = session(cx)?;
     let user = users::by_session(&cx.db, &token_hash, &time::now_iso())
         .await?
         .ok_or(ApiError::InvalidToken)?;
@@ -63,6 +71,31 @@ pub async fn authenticate(cx: &Cx) -> ApiResult<Caller> {
         token_hash,
         via_cookie,
     })
+}
+
+/// The caller and their membership of `chat_id`, in one round trip: 401 without a valid
+/// session, 404 when the chat does not exist or the caller is not a member (SPEC §4: no
+/// existence leaks).
+pub async fn member(cx: &Cx, chat_id: i64) -> ApiResult<(Caller, MemberChat)> {
+    let (token_hash, via_cookie) = session(cx)?;
+    let now = time::now_iso();
+    let res = cx
+        .db
+        .batch(vec![
+            users::by_session_stmt(&cx.db, &token_hash, &now)?,
+            chats::membership_by_session(&cx.db, chat_id, &token_hash, &now)?,
+        ])
+        .await?;
+    let user = first_row(&res[0])?.ok_or(ApiError::InvalidToken)?;
+    let chat = first_row(&res[1])?.ok_or(ApiError::NotFound)?;
+    Ok((
+        Caller {
+            user,
+            token_hash,
+            via_cookie,
+        },
+        chat,
+    ))
 }
 
 fn is_unsafe(m: &Method) -> bool {

@@ -5,11 +5,16 @@
 //! is the one error type and its mapping to status + JSON.
 
 pub mod auth;
+pub mod chats;
 pub mod crypto;
+pub mod emoji;
 pub mod error;
 pub mod events;
 pub mod health;
 pub mod http;
+pub mod members;
+pub mod messages;
+pub mod reactions;
 pub mod realtime;
 pub mod receipts;
 pub mod routes;

@@ -5,7 +5,7 @@ use worker::{Method, Response};
 
 use crate::error::{ApiError, ApiResult};
 use crate::http::{path_id, Cx};
-use crate::{auth, health, realtime, users};
+use crate::{auth, chats, health, members, messages, reactions, realtime, receipts, users};
 
 /// `on!(cx, GET => handler(..), POST => other(..))`: dispatch on the method, else 405.
 macro_rules! on {
@@ -32,14 +32,30 @@ pub async fn route(cx: &Cx) -> ApiResult<Response> {
         ["auth", "logout"] => on!(cx, Post => auth::logout(cx)),
         ["auth", "me"] => on!(cx, Get => auth::me(cx)),
         ["users", "search"] => on!(cx, Get => users::search(cx)),
+        ["chats"] => on!(cx, Get => chats::list(cx), Post => chats::create(cx)),
+        ["chats", id] => {
+            let id = path_id(id)?;
+            on!(cx, Get => chats::detail(cx, id), Put | Patch => chats::update(cx, id),
+                Delete => chats::destroy(cx, id))
+        }
+        ["chats", id, "messages"] => {
+            let id = path_id(id)?;
+            on!(cx, Get => messages::list(cx, id), Post => messages::send(cx, id))
+        }
+        ["chats", id, "mark-as-read"] => on!(cx, Post => receipts::mark_as_read(cx, path_id(id)?)),
+        ["messages", id] => {
+            let id = path_id(id)?;
+            on!(cx, Get => messages::detail(cx, id), Put | Patch => messages::update(cx, id),
+                Delete => messages::destroy(cx, id))
+        }
+        ["messages", id, "reactions"] => on!(cx, Post => reactions::toggle(cx, path_id(id)?)),
+        ["chats", id, "members", "add"] => on!(cx, Post => members::add(cx, path_id(id)?)),
+        ["chats", id, "members", user, "remove"] => {
+            let (id, user) = (path_id(id)?, path_id(user)?);
+            on!(cx, Delete => members::remove(cx, id, user))
+        }
         ["chats", id, "ws"] => on!(cx, Get => realtime::connect(cx, path_id(id)?)),
         ["chats", id, "typing"] => on!(cx, Post => realtime::typing(cx, path_id(id)?)),
         _ => Err(ApiError::NotFound),
     }
-}
-
-/// Keeps `path_id` in use until the id routes land.
-#[allow(dead_code)]
-fn _ids(s: &str) -> ApiResult<i64> {
-    path_id(s)
 }

@@ -1,1 +1,487 @@
-//! Chats and members (filled in by the chats issue).
+//! Chats and members: membership checks, chat pages (list and detail) in one round trip,
+//! creation, rename, delete, adding and removing members.
+
+use serde::Deserialize;
+use worker::D1PreparedStatement;
+
+use super::events::{self, EventRef, NewEvent, PENDING};
+use super::messages::{MessageRow, MESSAGE_COLUMNS, MESSAGE_FROM};
+use super::users::UserRow;
+use super::{changes, first_row, like_pattern, rows, Arg, Db};
+use crate::args;
+use crate::error::ApiResult;
+
+/// A chat as the caller sees it: the row plus the caller's membership.
+#[derive(Debug, Clone, Deserialize)]
+pub struct MemberChat {
+    pub id: i64,
+    pub chat_type: String,
+    pub title: String,
+    pub created_at: String,
+    pub updated_at: String,
+    pub last_seq: i64,
+    pub is_admin: i64,
+    pub last_read_message_id: i64,
+}
+
+const MEMBER_CHAT_COLUMNS: &str = "c.id, c.chat_type, c.title, c.created_at, c.updated_at,
+    c.last_seq, me.is_admin, me.last_read_message_id";
+
+/// The statement finding the chat `chat_id` for the holder of a live session: no row when the
+/// session is invalid or its user is not a member (batched with authentication).
+pub fn membership_by_session(
+    db: &Db,
+    chat_id: i64,
+    token_hash: &str,
+    now: &str,
+) -> ApiResult<D1PreparedStatement> {
+    db.stmt(
+        &format!(
+            "SELECT {MEMBER_CHAT_COLUMNS} FROM sessions s
+             JOIN chat_members me ON me.user_id = s.user_id AND me.chat_id = ?
+             JOIN chats c ON c.id = me.chat_id
+             WHERE s.token_hash = ? AND s.expires_at > ?"
+        ),
+        args![chat_id, token_hash, now],
+    )
+}
+
+/// Which chats a page shows: the caller's chats filtered by `filter_sql`.
+pub struct Page {
+    pub user_id: i64,
+    pub filter_sql: String,
+    pub filter_args: Vec<Arg>,
+    pub limit: i64,
+    pub offset: i64,
+}
+
+impl Page {
+    /// One chat of the caller's (detail).
+    pub fn one(user_id: i64, chat_id: i64) -> Page {
+        Page {
+            user_id,
+            filter_sql: "c.id = ?".into(),
+            filter_args: args![chat_id],
+            limit: 1,
+            offset: 0,
+        }
+    }
+
+    /// The caller's chats whose title or other members' names contain `search`.
+    pub fn list(user_id: i64, search: Option<&str>, limit: i64, offset: i64) -> Page {
+        let (filter_sql, filter_args) = match search {
+            None => ("1".to_string(), vec![]),
+            Some(q) => {
+                let p = like_pattern(&q.to_lowercase());
+                (
+                    "(lower(c.title) LIKE ? ESCAPE '\\' OR EXISTS (
+                        SELECT 1 FROM chat_members m2 JOIN users u2 ON u2.id = m2.user_id
+                        WHERE m2.chat_id = c.id AND m2.user_id != me.user_id
+                          AND u2.search_text LIKE ? ESCAPE '\\'))"
+                        .to_string(),
+                    args![p.clone(), p],
+                )
+            }
+        };
+        Page {
+            user_id,
+            filter_sql,
+            filter_args,
+            limit,
+            offset,
+        }
+    }
+
+    const FROM: &'static str = "chat_members me JOIN chats c ON c.id = me.chat_id";
+
+    fn where_args(&self) -> Vec<Arg> {
+        let mut a = args![self.user_id];
+        a.extend(self.filter_args.iter().cloned());
+        a
+    }
+
+    /// `SELECT c.id ...` of the page, and its arguments.
+    fn ids(&self) -> (String, Vec<Arg>) {
+        let mut a = self.where_args();
+        a.extend(args![self.limit, self.offset]);
+        (
+            format!(
+                "SELECT c.id FROM {} WHERE me.user_id = ? AND {}
+                 ORDER BY c.last_activity_at DESC, c.id DESC LIMIT ? OFFSET ?",
+                Self::FROM,
+                self.filter_sql
+            ),
+            a,
+        )
+    }
+}
+
+/// A member of one of the page's chats.
+#[derive(Debug, Deserialize)]
+pub struct MemberRow {
+    pub chat_id: i64,
+    pub is_admin: i64,
+    pub id: i64,
+    pub username: String,
+    pub email: String,
+    pub first_name: String,
+    pub last_name: String,
+}
+
+impl MemberRow {
+    pub fn user(&self) -> UserRow {
+        UserRow {
+            id: self.id,
+            username: self.username.clone(),
+            email: self.email.clone(),
+            first_name: self.first_name.clone(),
+            last_name: self.last_name.clone(),
+        }
+    }
+}
+
+#[derive(Debug, Deserialize)]
+pub struct PageChat {
+    #[serde(flatten)]
+    pub chat: MemberChat,
+    pub unread_count: i64,
+}
+
+/// Everything a chat page renders, loaded in one round trip whatever the page holds.
+pub struct PageData {
+    pub chats: Vec<PageChat>,
+    pub members: Vec<MemberRow>,
+    pub last_messages: Vec<MessageRow>,
+    pub count: i64,
+}
+
+/// Loads a page: the chats with the caller's unread counts, all their members, each chat's
+/// newest non-deleted message, and the total count — four statements, one batch.
+pub async fn page(db: &Db, page: &Page) -> ApiResult<PageData> {
+    let (ids_sql, ids_args) = page.ids();
+    let mut chat_args = page.where_args();
+    chat_args.extend(args![page.limit, page.offset]);
+    let chats = db.stmt(
+        &format!(
+            "SELECT {MEMBER_CHAT_COLUMNS},
+               (SELECT COUNT(*) FROM messages x
+                WHERE x.chat_id = c.id AND x.id > me.last_read_message_id AND x.is_deleted = 0
+                  AND (x.sender_id IS NULL OR x.sender_id != me.user_id)) AS unread_count
+             FROM {} WHERE me.user_id = ? AND {}
+             ORDER BY c.last_activity_at DESC, c.id DESC LIMIT ? OFFSET ?",
+            Page::FROM,
+            page.filter_sql
+        ),
+        chat_args,
+    )?;
+    let members = db.stmt(
+        &format!(
+            "SELECT cm.chat_id, cm.is_admin, u.id, u.username, u.email, u.first_name, u.last_name
+             FROM chat_members cm JOIN users u ON u.id = cm.user_id
+             WHERE cm.chat_id IN ({ids_sql})
+             ORDER BY cm.chat_id, cm.joined_at, cm.rowid"
+        ),
+        ids_args.clone(),
+    )?;
+    let last = db.stmt(
+        &format!(
+            "SELECT {MESSAGE_COLUMNS} FROM {MESSAGE_FROM}
+             WHERE msg.id IN (SELECT (SELECT x.id FROM messages x
+                                      WHERE x.chat_id = p.id AND x.is_deleted = 0
+                                      ORDER BY x.id DESC LIMIT 1)
+                              FROM ({ids_sql}) p)"
+        ),
+        ids_args,
+    )?;
+    let count = db.stmt(
+        &format!(
+            "SELECT COUNT(*) AS n FROM {} WHERE me.user_id = ? AND {}",
+            Page::FROM,
+            page.filter_sql
+        ),
+        page.where_args(),
+    )?;
+    let res = db.batch(vec![chats, members, last, count]).await?;
+    #[derive(Deserialize)]
+    struct Count {
+        n: i64,
+    }
+    Ok(PageData {
+        chats: rows(&res[0])?,
+        members: rows(&res[1])?,
+        last_messages: rows(&res[2])?,
+        count: first_row::<Count>(&res[3])?.map(|c| c.n).unwrap_or(0),
+    })
+}
+
+/// What creating a chat did.
+pub struct Created {
+    pub chat_id: Option<i64>,
+    /// False when an existing DM was returned instead.
+    pub created: bool,
+    /// Requested member ids that are not active users (nothing was written then).
+    pub found_ids: Vec<i64>,
+}
+
+/// Creates a group or gets-or-creates a DM, in one transaction. Nothing is written unless every
+/// requested member exists. `others` excludes the creator and has no duplicates.
+pub async fn create(
+    db: &Db,
+    creator: i64,
+    chat_type: &str,
+    title: &str,
+    others: &[i64],
+    now: &str,
+) -> ApiResult<Created> {
+    let ids_json = serde_json::to_string(others)?;
+    let n = others.len() as i64;
+    let all_exist = "(SELECT COUNT(*) FROM users WHERE is_active = 1
+                      AND id IN (SELECT value FROM json_each(?))) = ?";
+    let found = db.stmt(
+        "SELECT id FROM users WHERE is_active = 1 AND id IN (SELECT value FROM json_each(?))",
+        args![ids_json.as_str()],
+    )?;
+    // DMs are keyed by the pair, so a concurrent second create hits the unique key instead.
+    let dm_key = (chat_type == "dm").then(|| {
+        let other = others.first().copied().unwrap_or(0);
+        format!("{}:{}", creator.min(other), creator.max(other))
+    });
+    let insert_chat = db.stmt(
+        &format!(
+            "INSERT INTO chats (chat_type, title, dm_key, created_by, created_at, updated_at,
+                                last_activity_at)
+             SELECT ?, ?, ?, ?, ?, ?, ? WHERE {all_exist}
+             ON CONFLICT (dm_key) DO NOTHING"
+        ),
+        args![
+            chat_type,
+            title,
+            dm_key.clone(),
+            creator,
+            now,
+            now,
+            now,
+            ids_json.as_str(),
+            n
+        ],
+    )?;
+    // The chat this batch means: the DM of the pair, or the group it just inserted (inside
+    // the transaction, the newest chat id is ours).
+    let target = if dm_key.is_some() {
+        "(SELECT id FROM chats WHERE dm_key = ?)"
+    } else {
+        "(SELECT MAX(id) FROM chats WHERE created_by = ? AND created_at = ?)"
+    };
+    let target_args = |a: &mut Vec<Arg>| match &dm_key {
+        Some(k) => a.push(Arg::from(k.as_str())),
+        None => a.extend(args![creator, now]),
+    };
+    let mut member_args = vec![];
+    target_args(&mut member_args);
+    member_args.extend(args![creator, chat_type == "group", now]);
+    target_args(&mut member_args);
+    member_args.extend(args![now, ids_json.as_str(), ids_json.as_str(), n]);
+    let insert_members = db.stmt(
+        &format!(
+            "INSERT OR IGNORE INTO chat_members (chat_id, user_id, is_admin, joined_at)
+             SELECT * FROM (SELECT {target}, ?, ?, ?
+                            UNION ALL
+                            SELECT {target}, value, 0, ? FROM json_each(?))
+             WHERE {all_exist}"
+        ),
+        member_args,
+    )?;
+    let mut id_args = vec![];
+    target_args(&mut id_args);
+    let chat_id = db.stmt(&format!("SELECT {target} AS id"), id_args)?;
+    let res = db
+        .batch(vec![found, insert_chat, insert_members, chat_id])
+        .await?;
+    #[derive(Deserialize)]
+    struct Id {
+        id: Option<i64>,
+    }
+    let found_ids: Vec<i64> = rows::<Id>(&res[0])?
+        .into_iter()
+        .filter_map(|r| r.id)
+        .collect();
+    Ok(Created {
+        created: changes(&res[1]) > 0,
+        chat_id: if found_ids.len() == others.len() {
+            first_row::<Id>(&res[3])?.and_then(|r| r.id)
+        } else {
+            None
+        },
+        found_ids,
+    })
+}
+
+/// Renames a chat and logs `chat_updated`; returns the event's seq.
+pub async fn rename(db: &Db, chat_id: i64, title: &str, now: &str) -> ApiResult<i64> {
+    let mut sts = events::append(
+        db,
+        chat_id,
+        NewEvent {
+            kind: "chat_updated",
+            message: EventRef::None,
+            user_id: None,
+            data: None,
+        },
+        None,
+        now,
+    )?;
+    sts.push(db.stmt(
+        "UPDATE chats SET title = ?, updated_at = ? WHERE id = ?",
+        args![title, now, chat_id],
+    )?);
+    sts.push(db.stmt("SELECT last_seq FROM chats WHERE id = ?", args![chat_id])?);
+    let res = db.batch(sts).await?;
+    last_seq(&res[res.len() - 1])
+}
+
+fn last_seq(res: &worker::D1Result) -> ApiResult<i64> {
+    #[derive(Deserialize)]
+    struct Seq {
+        last_seq: i64,
+    }
+    Ok(first_row::<Seq>(res)?.map(|s| s.last_seq).unwrap_or(0))
+}
+
+/// Deletes a chat and everything in it (cascades); returns the seq its `chat_deleted` takes.
+pub async fn delete(db: &Db, chat_id: i64) -> ApiResult<i64> {
+    let res = db
+        .batch(vec![
+            db.stmt("SELECT last_seq FROM chats WHERE id = ?", args![chat_id])?,
+            db.stmt("DELETE FROM chats WHERE id = ?", args![chat_id])?,
+        ])
+        .await?;
+    Ok(last_seq(&res[0])? + 1)
+}
+
+/// Active users among `ids`, and which of them already belong to the chat.
+pub async fn candidates(db: &Db, chat_id: i64, ids: &[i64]) -> ApiResult<(Vec<i64>, Vec<i64>)> {
+    let ids_json = serde_json::to_string(ids)?;
+    #[derive(Deserialize)]
+    struct Id {
+        id: i64,
+    }
+    let res = db
+        .batch(vec![
+            db.stmt(
+                "SELECT id FROM users WHERE is_active = 1 AND id IN (SELECT value FROM json_each(?))",
+                args![ids_json.as_str()],
+            )?,
+            db.stmt(
+                "SELECT user_id AS id FROM chat_members
+                 WHERE chat_id = ? AND user_id IN (SELECT value FROM json_each(?))",
+                args![chat_id, ids_json.as_str()],
+            )?,
+        ])
+        .await?;
+    let ids = |r| -> ApiResult<Vec<i64>> { Ok(rows::<Id>(r)?.into_iter().map(|i| i.id).collect()) };
+    Ok((ids(&res[0])?, ids(&res[1])?))
+}
+
+/// Adds `new_ids` (active users, not yet members) and logs `members_added` with them; `None`
+/// when a concurrent change made some of them members meanwhile (nothing written).
+pub async fn add_members(
+    db: &Db,
+    chat_id: i64,
+    new_ids: &[i64],
+    now: &str,
+) -> ApiResult<Option<i64>> {
+    let ids_json = serde_json::to_string(new_ids)?;
+    let guard = "NOT EXISTS (SELECT 1 FROM chat_members WHERE chat_id = chats.id
+                   AND user_id IN (SELECT value FROM json_each(?)))";
+    let mut sts = events::append(
+        db,
+        chat_id,
+        NewEvent {
+            kind: "members_added",
+            message: EventRef::None,
+            user_id: None,
+            data: Some(ids_json.clone()),
+        },
+        Some((guard, args![ids_json.as_str()])),
+        now,
+    )?;
+    sts.insert(
+        1,
+        db.stmt(
+            &format!(
+                "INSERT INTO chat_members (chat_id, user_id, is_admin, joined_at)
+                 SELECT ?, j.value, 0, ? FROM json_each(?) j
+                 WHERE EXISTS (SELECT 1 FROM chats WHERE id = ? AND {PENDING})"
+            ),
+            args![chat_id, now, ids_json.as_str(), chat_id],
+        )?,
+    );
+    sts.push(db.stmt("SELECT last_seq FROM chats WHERE id = ?", args![chat_id])?);
+    let res = db.batch(sts).await?;
+    if changes(&res[0]) == 0 {
+        return Ok(None);
+    }
+    Ok(Some(last_seq(&res[res.len() - 1])?))
+}
+
+/// What removing a member did.
+pub struct Removed {
+    /// The `member_removed` seq, or `None` when the user was not a member.
+    pub seq: Option<i64>,
+    /// True when nobody remained and the chat was deleted.
+    pub chat_deleted: bool,
+}
+
+/// Removes `user_id` from the chat, logging `member_removed`. When no admin remains the
+/// longest-standing member becomes admin (groups); when nobody remains the chat is deleted.
+pub async fn remove_member(
+    db: &Db,
+    chat_id: i64,
+    user_id: i64,
+    is_group: bool,
+    now: &str,
+) -> ApiResult<Removed> {
+    let mut sts = events::append(
+        db,
+        chat_id,
+        NewEvent {
+            kind: "member_removed",
+            message: EventRef::None,
+            user_id: Some(user_id),
+            data: None,
+        },
+        Some((
+            "EXISTS (SELECT 1 FROM chat_members WHERE chat_id = chats.id AND user_id = ?)",
+            args![user_id],
+        )),
+        now,
+    )?;
+    sts.push(db.stmt("SELECT last_seq FROM chats WHERE id = ?", args![chat_id])?);
+    sts.push(db.stmt(
+        "DELETE FROM chat_members WHERE chat_id = ? AND user_id = ?",
+        args![chat_id, user_id],
+    )?);
+    if is_group {
+        sts.push(db.stmt(
+            "UPDATE chat_members SET is_admin = 1
+             WHERE chat_id = ?1 AND NOT EXISTS (SELECT 1 FROM chat_members WHERE chat_id = ?1 AND is_admin = 1)
+               AND rowid = (SELECT rowid FROM chat_members WHERE chat_id = ?1
+                            ORDER BY joined_at, rowid LIMIT 1)",
+            args![chat_id],
+        )?);
+    }
+    sts.push(db.stmt(
+        "DELETE FROM chats WHERE id = ?1 AND NOT EXISTS (SELECT 1 FROM chat_members WHERE chat_id = ?1)",
+        args![chat_id],
+    )?);
+    let res = db.batch(sts).await?;
+    let bumped = changes(&res[0]) > 0;
+    Ok(Removed {
+        seq: if bumped {
+            Some(last_seq(&res[3])?)
+        } else {
+            None
+        },
+        chat_deleted: changes(&res[res.len() - 1]) > 0,
+    })
+}

@@ -27,6 +27,8 @@ pub enum EventRef {
     Message(i64),
     /// The message this batch inserted with the pending seq (new_message).
     PendingMessage,
+    /// A message id computed in SQL when the batch runs (read_receipt: the new read pointer).
+    Expr(String, Vec<Arg>),
 }
 
 /// One event to append: its type, references, and JSON known up front.
@@ -47,25 +49,34 @@ pub fn append(
     guard: Option<(&str, Vec<Arg>)>,
     now: &str,
 ) -> ApiResult<Vec<D1PreparedStatement>> {
-    let (guard_sql, mut guard_args) = guard.unwrap_or(("1", vec![]));
-    let mut bump_args = args![chat_id];
-    bump_args.append(&mut guard_args);
+    // The guard comes first so its own `?`/`?N` placeholders number from 1; the chat id is
+    // bound after them.
+    let (guard_sql, mut bump_args) = guard.unwrap_or(("1", vec![]));
+    let id_param = bump_args.len() + 1;
+    bump_args.push(Arg::Int(chat_id));
     let bump = db.stmt(
-        &format!("UPDATE chats SET last_seq = last_seq + 1 WHERE id = ? AND ({guard_sql})"),
+        &format!(
+            "UPDATE chats SET last_seq = last_seq + 1 WHERE ({guard_sql}) AND id = ?{id_param}"
+        ),
         bump_args,
     )?;
     let mut insert_args = vec![Arg::from(ev.kind)];
     let message_sql = match ev.message {
         EventRef::PendingMessage => {
             "(SELECT m.id FROM messages m WHERE m.chat_id = chats.id AND m.seq = chats.last_seq)"
+                .to_string()
         }
         EventRef::None => {
             insert_args.push(Arg::Null);
-            "?"
+            "?".to_string()
         }
         EventRef::Message(id) => {
             insert_args.push(Arg::Int(id));
-            "?"
+            "?".to_string()
+        }
+        EventRef::Expr(sql, args) => {
+            insert_args.extend(args);
+            format!("({sql})")
         }
     };
     insert_args.extend([

@@ -6,6 +6,7 @@
 
 pub mod chats;
 pub mod events;
+pub mod messages;
 pub mod rooms;
 pub mod users;
 
@@ -18,6 +19,7 @@ use worker::{D1Database, D1PreparedStatement, D1Result};
 use crate::error::{ApiError, ApiResult};
 
 /// A value bound to a `?` placeholder.
+#[derive(Clone, Debug)]
 pub enum Arg {
     Int(i64),
     Text(String),

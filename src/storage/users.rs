@@ -1,6 +1,7 @@
 //! Users, sessions and login-failure counters.
 
 use serde::Deserialize;
+use worker::D1PreparedStatement;
 
 use super::{first_row, like_pattern, Db};
 use crate::args;
@@ -167,16 +168,20 @@ pub async fn start_session(
     Ok(())
 }
 
-/// The active user behind a session token hash, if the session exists and has not expired.
-pub async fn by_session(db: &Db, token_hash: &str, now: &str) -> ApiResult<Option<UserRow>> {
-    db.first(db.stmt(
+/// The statement finding the active user behind a live session's token hash.
+pub fn by_session_stmt(db: &Db, token_hash: &str, now: &str) -> ApiResult<D1PreparedStatement> {
+    db.stmt(
         &format!(
             "SELECT {USER_COLUMNS} FROM sessions s JOIN users u ON u.id = s.user_id
              WHERE s.token_hash = ? AND s.expires_at > ? AND u.is_active = 1"
         ),
         args![token_hash, now],
-    )?)
-    .await
+    )
+}
+
+/// The active user behind a session token hash, if the session exists and has not expired.
+pub async fn by_session(db: &Db, token_hash: &str, now: &str) -> ApiResult<Option<UserRow>> {
+    db.first(by_session_stmt(db, token_hash, now)?).await
 }
 
 /// Revokes one session (logout).
