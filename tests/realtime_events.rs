@@ -1,0 +1,301 @@
+//! Real-time events end to end through a real local worker (SPEC §6): every durable event the
+//! REST API emits reaches the members' sockets with its payload and a gapless `seq`; removed
+//! members are cut off; concurrent writers still yield one order; `since` resumes.
+
+mod common;
+
+use std::collections::HashSet;
+use std::time::Duration;
+
+use common::{ws_json, ws_next, ws_send, App, Frame, User, Ws};
+use serde_json::{json, Value};
+
+fn app() -> App {
+    App::new(common::shared("realtime-events", &[], ""))
+}
+
+const WAIT: Duration = Duration::from_secs(10);
+
+async fn group(app: &App, admin: &User, members: &[&User]) -> i64 {
+    let ids: Vec<i64> = members.iter().map(|u| u.id).collect();
+    let r = app
+        .post(
+            "/messages/api/chats/",
+            &admin.token,
+            json!({"chat_type": "group", "title": "live", "member_ids": ids}),
+        )
+        .await;
+    assert_eq!(r.status, 201, "group created: {:?}", r.body);
+    r.body["id"].as_i64().expect("chat id")
+}
+
+async fn send(app: &App, who: &User, chat: i64, content: &str) -> Value {
+    let r = app
+        .post(
+            &format!("/messages/api/chats/{chat}/messages/"),
+            &who.token,
+            json!({ "content": content }),
+        )
+        .await;
+    assert_eq!(r.status, 201, "message sent: {:?}", r.body);
+    r.body
+}
+
+/// Reads durable events until one of type `kind` arrives, checking every seq is `last + 1`.
+async fn until(ws: &mut Ws, last: &mut Option<i64>, kind: &str) -> Value {
+    loop {
+        let f = ws_json(ws, WAIT, kind).await;
+        if let Some(seq) = f["seq"].as_i64() {
+            if let Some(prev) = *last {
+                assert_eq!(seq, prev + 1, "gapless seq before {kind}: {f}");
+            }
+            *last = Some(seq);
+        }
+        if f["type"] == kind {
+            return f;
+        }
+    }
+}
+
+#[tokio::test]
+async fn every_event_reaches_the_members_with_its_payload() {
+    let app = app();
+    let (a, b, c) = (
+        app.user("eva").await,
+        app.user("evb").await,
+        app.user("evc").await,
+    );
+    let chat = group(&app, &a, &[&b]).await;
+    let mut wb = app.ws(chat, &b.token, "").await;
+    let mut last = None;
+
+    let m = send(&app, &a, chat, "hello").await;
+    let id = m["id"].as_i64().unwrap();
+    let f = until(&mut wb, &mut last, "new_message").await;
+    assert_eq!(f["message"]["id"], id);
+    assert_eq!(f["message"]["content"], "hello");
+    assert_eq!(f["message"]["sender"]["id"], a.id);
+
+    let r = app
+        .patch(
+            &format!("/messages/api/messages/{id}/"),
+            &a.token,
+            json!({"content": "hi"}),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{:?}", r.body);
+    let f = until(&mut wb, &mut last, "message_updated").await;
+    assert_eq!(f["message"]["content"], "hi");
+    assert_eq!(f["message"]["is_edited"], true);
+
+    let r = app
+        .post(
+            &format!("/messages/api/messages/{id}/reactions/"),
+            &a.token,
+            json!({"emoji": "👍"}),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{:?}", r.body);
+    let f = until(&mut wb, &mut last, "reaction_updated").await;
+    assert_eq!(f["message_id"], id);
+    assert_eq!(f["reactions"][0]["emoji"], "👍");
+
+    let mut wa = app.ws(chat, &a.token, "").await;
+    ws_send(&mut wb, json!({"type": "mark_read"})).await;
+    let f = ws_json(&mut wa, WAIT, "read_receipt via socket").await;
+    assert_eq!(f["type"], "read_receipt", "{f}");
+    assert_eq!(f["user_id"], b.id);
+    assert_eq!(f["last_read_message_id"], id);
+    let f = until(&mut wb, &mut last, "read_receipt").await;
+    assert_eq!(f["user_id"], b.id, "the reader's own sockets get it too");
+
+    let r = app
+        .post(
+            &format!("/messages/api/chats/{chat}/members/add/"),
+            &a.token,
+            json!({"user_ids": [c.id]}),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{:?}", r.body);
+    let f = until(&mut wb, &mut last, "members_added").await;
+    assert_eq!(f["user_ids"], json!([c.id]));
+
+    let r = app
+        .patch(
+            &format!("/messages/api/chats/{chat}/"),
+            &a.token,
+            json!({"title": "renamed"}),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{:?}", r.body);
+    let f = until(&mut wb, &mut last, "chat_updated").await;
+    assert_eq!(f["chat"]["title"], "renamed");
+
+    let r = app
+        .delete(&format!("/messages/api/messages/{id}/"), &a.token)
+        .await;
+    assert!(r.status.is_success(), "{:?}", r.body);
+    let f = until(&mut wb, &mut last, "message_deleted").await;
+    assert_eq!(f["message_id"], id);
+
+    let r = app
+        .delete(
+            &format!("/messages/api/chats/{chat}/members/{}/remove/", c.id),
+            &a.token,
+        )
+        .await;
+    assert!(r.status.is_success(), "{:?}", r.body);
+    let f = until(&mut wb, &mut last, "member_removed").await;
+    assert_eq!(f["user_id"], c.id);
+
+    let r = app
+        .delete(&format!("/messages/api/chats/{chat}/"), &a.token)
+        .await;
+    assert!(r.status.is_success(), "{:?}", r.body);
+    let f = until(&mut wb, &mut last, "chat_deleted").await;
+    assert_eq!(f["chat_id"], chat);
+    match ws_next(&mut wb, WAIT).await {
+        Frame::Closed(code) => assert_eq!(code, Some(4403), "deleted chat closes its sockets"),
+        other => panic!("expected close after chat_deleted, got {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn a_removed_members_socket_is_closed_at_once() {
+    let app = app();
+    let (a, b) = (app.user("rma").await, app.user("rmb").await);
+    let chat = group(&app, &a, &[&b]).await;
+    let mut wb = app.ws(chat, &b.token, "").await;
+    let mut wa = app.ws(chat, &a.token, "").await;
+    let r = app
+        .delete(
+            &format!("/messages/api/chats/{chat}/members/{}/remove/", b.id),
+            &a.token,
+        )
+        .await;
+    assert!(r.status.is_success(), "{:?}", r.body);
+    loop {
+        match ws_next(&mut wb, WAIT).await {
+            Frame::Json(_) => continue,
+            Frame::Closed(code) => {
+                assert_eq!(code, Some(4403));
+                break;
+            }
+            other => panic!("expected the removed member's socket closed, got {other:?}"),
+        }
+    }
+    let f = ws_json(&mut wa, WAIT, "member_removed").await;
+    assert_eq!(f["type"], "member_removed");
+    let again = app
+        .ws_with(
+            &format!("/messages/api/chats/{chat}/ws/"),
+            &[("Authorization", format!("Bearer {}", b.token))],
+        )
+        .await
+        .expect_err("no longer a member");
+    assert_eq!(again.0, 404);
+}
+
+#[tokio::test]
+async fn concurrent_writers_reach_every_listener_in_one_gapless_order() {
+    let app = app();
+    let mut writers = Vec::new();
+    for _ in 0..5 {
+        writers.push(app.user("cw").await);
+    }
+    let admin = app.user("cwadmin").await;
+    let listeners = [
+        app.user("cl").await,
+        app.user("cl").await,
+        app.user("cl").await,
+    ];
+    let mut all: Vec<&User> = writers.iter().collect();
+    all.extend(listeners.iter());
+    let chat = group(&app, &admin, &all).await;
+    let mut sockets = Vec::new();
+    for l in &listeners {
+        sockets.push(app.ws(chat, &l.token, "").await);
+    }
+
+    let mut tasks = Vec::new();
+    for (w, writer) in writers.iter().enumerate() {
+        let (app, writer) = (app.clone(), writer.clone());
+        tasks.push(tokio::spawn(async move {
+            for i in 0..20 {
+                send(&app, &writer, chat, &format!("w{w}-{i}")).await;
+            }
+        }));
+    }
+    for t in tasks {
+        t.await.expect("writer finished");
+    }
+
+    let mut orders = Vec::new();
+    for ws in sockets.iter_mut() {
+        let mut seqs = Vec::new();
+        let mut contents = Vec::new();
+        while contents.len() < 100 {
+            let f = ws_json(ws, WAIT, "the 100 messages").await;
+            let Some(seq) = f["seq"].as_i64() else {
+                continue;
+            };
+            if let Some(prev) = seqs.last() {
+                assert_eq!(seq, prev + 1, "no gap, no duplicate: {f}");
+            }
+            seqs.push(seq);
+            if f["type"] == "new_message" {
+                contents.push(f["message"]["content"].as_str().unwrap().to_string());
+            }
+        }
+        let distinct: HashSet<&String> = contents.iter().collect();
+        assert_eq!(distinct.len(), 100, "every message once");
+        for w in 0..5 {
+            let mine: Vec<&String> = contents
+                .iter()
+                .filter(|c| c.starts_with(&format!("w{w}-")))
+                .collect();
+            let expected: Vec<String> = (0..20).map(|i| format!("w{w}-{i}")).collect();
+            assert_eq!(
+                mine,
+                expected.iter().collect::<Vec<_>>(),
+                "a writer's messages keep their order"
+            );
+        }
+        orders.push(contents);
+    }
+    assert!(
+        orders.windows(2).all(|p| p[0] == p[1]),
+        "every listener sees the same order"
+    );
+}
+
+#[tokio::test]
+async fn resume_with_since_replays_what_was_missed_then_goes_live() {
+    let app = app();
+    let (a, b) = (app.user("rsa").await, app.user("rsb").await);
+    let chat = group(&app, &a, &[&b]).await;
+    let mut wb = app.ws(chat, &b.token, "").await;
+    send(&app, &a, chat, "one").await;
+    let seen = ws_json(&mut wb, WAIT, "first message").await;
+    let since = seen["seq"].as_i64().unwrap();
+    drop(wb);
+
+    for text in ["two", "three", "four"] {
+        send(&app, &a, chat, text).await;
+    }
+    let mut wb = app.ws(chat, &b.token, &format!("?since={since}")).await;
+    let mut last = Some(since);
+    for text in ["two", "three", "four"] {
+        let f = until(&mut wb, &mut last, "new_message").await;
+        assert!(
+            f["message_id"].is_i64() || f["message"]["id"].is_i64(),
+            "{f}"
+        );
+        if let Some(content) = f["message"]["content"].as_str() {
+            assert_eq!(content, text);
+        }
+    }
+    send(&app, &a, chat, "five").await;
+    let f = until(&mut wb, &mut last, "new_message").await;
+    assert_eq!(f["message"]["content"], "five", "live after the replay");
+}
