@@ -10,6 +10,7 @@
 //! - `disconnect(cx, chat_id, user_ids)` closes the sockets of removed members at once
 //!   (`None`: everybody, the chat was deleted).
 
+mod calls;
 pub mod order;
 pub mod protocol;
 pub mod room;

@@ -12,14 +12,14 @@ use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 use worker::{
     durable_object, DurableObject, Env, Request, Response, Result, State, WebSocket,
-    WebSocketIncomingMessage, WebSocketPair,
+    WebSocketIncomingMessage,
 };
 
+pub(super) use super::calls::Removals;
 use super::order::{seq_of, OrderBuffer, GAP_TIMEOUT_MS};
 use super::protocol::{self, ClientFrame, RoomCall, SocketInfo};
 use super::typing::Typing;
 use crate::error::ApiError;
-use crate::settings::Settings;
 use crate::storage::{users, Db};
 use crate::time;
 
@@ -37,13 +37,13 @@ struct Saved {
 
 #[derive(Default)]
 pub(super) struct Mem {
-    loaded: bool,
+    pub(super) loaded: bool,
     pub(super) chat_id: i64,
     pub(super) order: OrderBuffer,
     /// When the current gap appeared; the alarm fills it from D1 `GAP_TIMEOUT_MS` later.
     pub(super) gap_since: Option<i64>,
-    typing: Typing,
-    alarm_at: Option<i64>,
+    pub(super) typing: Typing,
+    pub(super) alarm_at: Option<i64>,
 }
 
 #[durable_object]
@@ -51,6 +51,9 @@ pub struct ChatRoom {
     pub(super) state: State,
     pub(super) env: Env,
     pub(super) mem: RefCell<Mem>,
+    /// Disconnects seen by this instance, so a socket whose membership was read before a
+    /// removal but accepted after it is refused (`sync::open_socket`).
+    pub(super) removals: RefCell<Removals>,
 }
 
 impl DurableObject for ChatRoom {
@@ -66,6 +69,7 @@ impl DurableObject for ChatRoom {
             state,
             env,
             mem: RefCell::new(Mem::default()),
+            removals: RefCell::new(Removals::default()),
         }
     }
 
@@ -210,7 +214,7 @@ impl DurableObject for ChatRoom {
 }
 
 /// Sends one frame; a socket already closing just misses it.
-fn send(ws: &WebSocket, frame: &Value) {
+pub(super) fn send(ws: &WebSocket, frame: &Value) {
     let _ = ws.send_with_str(frame.to_string());
 }
 
@@ -312,147 +316,5 @@ impl ChatRoom {
             out
         };
         self.send_all(&ready, None);
-    }
-
-    /// One event from the worker (or from this room's own mark_read).
-    async fn publish(&self, event: Value) {
-        match seq_of(&event) {
-            Some(seq) => self.accept(vec![(seq, event)]),
-            None => self.send_all(&[event], None),
-        }
-        self.persist().await;
-    }
-
-    async fn call(&self, call: RoomCall) {
-        match call {
-            RoomCall::Publish { chat_id, event } => {
-                self.ensure_loaded(Some(chat_id)).await;
-                self.publish(event).await;
-            }
-            RoomCall::Typing {
-                chat_id,
-                user_id,
-                is_typing,
-            } => {
-                self.ensure_loaded(Some(chat_id)).await;
-                self.typing(user_id, is_typing).await;
-            }
-            RoomCall::Disconnect { chat_id, user_ids } => {
-                self.ensure_loaded(Some(chat_id)).await;
-                self.disconnect(chat_id, user_ids).await;
-            }
-        }
-    }
-
-    /// Closes removed members' sockets; a deleted chat also forgets its position, since a
-    /// later chat may reuse the id and start again at seq 1.
-    async fn disconnect(&self, chat_id: i64, user_ids: Option<Vec<i64>>) {
-        for ws in self.state.get_websockets() {
-            let user = ws
-                .deserialize_attachment::<SocketInfo>()
-                .ok()
-                .flatten()
-                .map(|i| i.user_id);
-            let hit = match &user_ids {
-                None => true,
-                Some(ids) => user.is_some_and(|u| ids.contains(&u)),
-            };
-            if hit {
-                let _ = ws.close(Some(protocol::CLOSE_GONE), Some("No longer a member."));
-            }
-        }
-        match user_ids {
-            Some(ids) => {
-                for u in ids {
-                    self.mem.borrow_mut().typing.forget(u);
-                }
-                self.persist().await;
-            }
-            None => {
-                *self.mem.borrow_mut() = Mem {
-                    loaded: true,
-                    chat_id,
-                    ..Mem::default()
-                };
-                let _ = self.state.storage().delete_alarm().await;
-                let _ = self.state.storage().delete_all().await;
-            }
-        }
-    }
-
-    async fn typing(&self, user_id: i64, is_typing: bool) {
-        let timeout_ms = Settings::from_env(&self.env).typing_timeout_seconds as i64 * 1000;
-        let frame =
-            self.mem
-                .borrow_mut()
-                .typing
-                .update(user_id, is_typing, time::now_ms(), timeout_ms);
-        if let Some(b) = frame {
-            self.send_all(&[protocol::typing_frame(user_id, b)], Some(user_id));
-        }
-        self.persist().await;
-    }
-
-    /// A socket closed: when it was its user's last one and they were typing, tell the others.
-    async fn socket_gone(&self, ws: &WebSocket) {
-        let Some(info) = ws.deserialize_attachment::<SocketInfo>().ok().flatten() else {
-            return;
-        };
-        let others = self.state.get_websockets().into_iter().any(|w| {
-            &w != ws
-                && w.deserialize_attachment::<SocketInfo>()
-                    .ok()
-                    .flatten()
-                    .is_some_and(|i| i.user_id == info.user_id)
-        });
-        if others {
-            return;
-        }
-        self.ensure_loaded(None).await;
-        if self.mem.borrow_mut().typing.forget(info.user_id) {
-            self.send_all(
-                &[protocol::typing_frame(info.user_id, false)],
-                Some(info.user_id),
-            );
-            self.persist().await;
-        }
-    }
-
-    /// Accepts a socket the worker authenticated (`SocketInfo` in the query), after computing
-    /// its catch-up (`since`): everything from there to accepting is synchronous, so no live
-    /// event can slip between the replay and going live.
-    async fn open_socket(&self, url: &url::Url) -> Result<Response> {
-        let q = |k: &str| {
-            url.query_pairs()
-                .find(|(n, _)| n == k)
-                .map(|(_, v)| v.into_owned())
-        };
-        let num = |k: &str| q(k).and_then(|v| v.parse::<i64>().ok());
-        let (Some(chat_id), Some(user_id), Some(token_hash)) =
-            (num("chat_id"), num("user_id"), q("token_hash"))
-        else {
-            return Response::error("Bad connect.", 400);
-        };
-        self.ensure_loaded(Some(chat_id)).await;
-        let (catch_up, after) = match self.catch_up(chat_id, num("since")).await {
-            Ok(x) => x,
-            Err(ApiError::NotFound) => return Response::error("Not found.", 404),
-            Err(e) => {
-                worker::console_error!("catch-up failed: {e:?}");
-                return Response::error("Internal server error", 500);
-            }
-        };
-        let pair = WebSocketPair::new()?;
-        self.state.accept_web_socket(&pair.server);
-        pair.server.serialize_attachment(SocketInfo {
-            user_id,
-            token_hash,
-            after,
-        })?;
-        for ev in &catch_up {
-            send(&pair.server, ev);
-        }
-        self.persist().await;
-        Response::from_websocket(pair.client)
     }
 }

@@ -1,19 +1,27 @@
-//! The room's reads from the durable log (SPEC §6): a resuming socket's catch-up
-//! (`?since=<seq>`) and filling a gap whose publish never came. D1 is the sequencer, so
+//! Opening a room's socket and the room's reads from the durable log (SPEC §6): a resuming
+//! socket's catch-up (`?since=<seq>`) and filling a gap whose publish never came. D1 is the sequencer, so
 //! every seq the room has not seen is in `chat_events` (or pruned: `resync_required`).
 
 use serde_json::{json, Value};
 
+use worker::{Response, Result, WebSocketPair};
+
 use super::order::seq_of;
-use super::room::ChatRoom;
+use super::protocol::SocketInfo;
+use super::room::{send, ChatRoom};
 use crate::error::{ApiError, ApiResult};
-use crate::storage::events;
+use crate::storage::{events, rooms};
 use crate::time;
 
 /// Events read per D1 round trip while catching up or filling a gap.
 const PAGE: i64 = 200;
 /// Round trips one catch-up may take before it gives up and asks for a resync.
 const MAX_ROUNDS: usize = 8;
+
+fn internal(e: ApiError) -> Result<Response> {
+    worker::console_error!("opening a socket failed: {e:?}");
+    Response::error("Internal server error", 500)
+}
 
 fn resync() -> Value {
     json!({"type": "resync_required"})
@@ -141,5 +149,53 @@ impl ChatRoom {
         // Still a gap (more than a page missing, or D1 failed): try again one timeout later.
         let mut m = self.mem.borrow_mut();
         m.gap_since = m.order.has_gap().then(time::now_ms);
+    }
+
+    /// Accepts a socket the worker authenticated (`SocketInfo` in the query), after computing
+    /// its catch-up (`since`): everything from there to accepting is synchronous, so no live
+    /// event can slip between the replay and going live.
+    pub(super) async fn open_socket(&self, url: &url::Url) -> Result<Response> {
+        let q = |k: &str| {
+            url.query_pairs()
+                .find(|(n, _)| n == k)
+                .map(|(_, v)| v.into_owned())
+        };
+        let num = |k: &str| q(k).and_then(|v| v.parse::<i64>().ok());
+        let (Some(chat_id), Some(user_id), Some(token_hash)) =
+            (num("chat_id"), num("user_id"), q("token_hash"))
+        else {
+            return Response::error("Bad connect.", 400);
+        };
+        // A removal may land between the worker's membership check and this point: read
+        // membership again here, and refuse if a disconnect naming the user arrives while the
+        // catch-up is awaited (its D1 commit may postdate the read).
+        let generation = self.removals.borrow().generation;
+        self.ensure_loaded(Some(chat_id)).await;
+        let gone = || Response::error("Not found.", 404);
+        match rooms::is_member(&self.db()?, chat_id, user_id).await {
+            Ok(true) => {}
+            Ok(false) => return gone(),
+            Err(e) => return internal(e),
+        }
+        let (catch_up, after) = match self.catch_up(chat_id, num("since")).await {
+            Ok(x) => x,
+            Err(ApiError::NotFound) => return gone(),
+            Err(e) => return internal(e),
+        };
+        if self.removals.borrow().removed_since(user_id, generation) {
+            return gone();
+        }
+        let pair = WebSocketPair::new()?;
+        self.state.accept_web_socket(&pair.server);
+        pair.server.serialize_attachment(SocketInfo {
+            user_id,
+            token_hash,
+            after,
+        })?;
+        for ev in &catch_up {
+            send(&pair.server, ev);
+        }
+        self.persist().await;
+        Response::from_websocket(pair.client)
     }
 }
