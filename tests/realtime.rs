@@ -417,3 +417,27 @@ async fn resume_beyond_the_retained_window_asks_for_a_resync() {
         .expect_err("refused");
     assert_eq!(bad.0, 400, "{:?}", bad.1);
 }
+
+#[tokio::test]
+async fn a_typist_leaving_ends_their_typing_at_once() {
+    let app = app();
+    let a = user(13, 1);
+    let mut wa = app.ws(13, &token(a), "").await;
+    let mut wb = app.ws(13, &token(user(13, 2)), "").await;
+    ws_send(&mut wa, json!({"type": "typing", "is_typing": true})).await;
+    assert_eq!(
+        ws_json(&mut wb, LONG, "typing true").await["is_typing"],
+        true
+    );
+    drop(wa);
+    let f = ws_json(
+        &mut wb,
+        Duration::from_millis(1500),
+        "typing false on leave",
+    )
+    .await;
+    assert_eq!(
+        f,
+        json!({"type": "typing", "user_id": a, "is_typing": false})
+    );
+}
