@@ -143,3 +143,25 @@ impl ChatRoom {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::Removals;
+
+    #[test]
+    fn removals_name_users_disconnected_after_a_generation() {
+        let mut r = Removals::default();
+        let before = r.generation;
+        r.generation += 1;
+        r.users.insert(7, r.generation);
+        assert!(r.removed_since(7, before), "removed after the snapshot");
+        assert!(!r.removed_since(8, before), "someone else");
+        assert!(
+            !r.removed_since(7, r.generation),
+            "removed before the snapshot"
+        );
+        r.generation += 1;
+        r.everyone = r.generation;
+        assert!(r.removed_since(8, before), "chat deleted: everyone");
+    }
+}
