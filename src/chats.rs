@@ -37,8 +37,8 @@ pub fn render_page(data: &PageData, me: i64) -> Vec<Value> {
             let title = if c.chat_type == "dm" && c.title.is_empty() {
                 // A DM is named after the other person, as the caller sees it.
                 ms.iter()
-                    .find(|m| m.id != me)
-                    .map(|m| display_name(&m.user()))
+                    .find(|m| m.user.id != me)
+                    .map(|m| display_name(&m.user))
                     .unwrap_or_default()
             } else {
                 c.title.clone()
@@ -51,8 +51,8 @@ pub fn render_page(data: &PageData, me: i64) -> Vec<Value> {
                 "updated_at": c.updated_at,
                 "last_message": last.get(&c.id).cloned().unwrap_or(Value::Null),
                 "unread_count": pc.unread_count,
-                "members": ms.iter().map(|m| summary(&m.user())).collect::<Vec<_>>(),
-                "admins": ms.iter().filter(|m| m.is_admin == 1).map(|m| m.id).collect::<Vec<_>>(),
+                "members": ms.iter().map(|m| summary(&m.user)).collect::<Vec<_>>(),
+                "admins": ms.iter().filter(|m| m.is_admin == 1).map(|m| m.user.id).collect::<Vec<_>>(),
             })
         })
         .collect()

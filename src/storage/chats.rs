@@ -121,23 +121,8 @@ impl Page {
 pub struct MemberRow {
     pub chat_id: i64,
     pub is_admin: i64,
-    pub id: i64,
-    pub username: String,
-    pub email: String,
-    pub first_name: String,
-    pub last_name: String,
-}
-
-impl MemberRow {
-    pub fn user(&self) -> UserRow {
-        UserRow {
-            id: self.id,
-            username: self.username.clone(),
-            email: self.email.clone(),
-            first_name: self.first_name.clone(),
-            last_name: self.last_name.clone(),
-        }
-    }
+    #[serde(flatten)]
+    pub user: UserRow,
 }
 
 #[derive(Debug, Deserialize)]
