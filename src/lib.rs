@@ -18,6 +18,7 @@ pub mod reactions;
 pub mod realtime;
 pub mod receipts;
 pub mod routes;
+pub mod schema;
 pub mod settings;
 pub mod storage;
 pub mod time;

@@ -5,7 +5,7 @@ use worker::{Method, Response};
 
 use crate::error::{ApiError, ApiResult};
 use crate::http::{path_id, Cx};
-use crate::{auth, chats, health, members, messages, reactions, realtime, receipts, users};
+use crate::{auth, chats, health, members, messages, reactions, realtime, receipts, schema, users};
 
 /// `on!(cx, GET => handler(..), POST => other(..))`: dispatch on the method, else 405.
 macro_rules! on {
@@ -27,6 +27,7 @@ pub async fn route(cx: &Cx) -> ApiResult<Response> {
         _ => return Err(ApiError::NotFound),
     };
     match api {
+        ["schema"] => on!(cx, Get => schema::get()),
         ["auth", "register"] => on!(cx, Post => auth::register(cx)),
         ["auth", "login"] => on!(cx, Post => auth::login(cx)),
         ["auth", "logout"] => on!(cx, Post => auth::logout(cx)),
