@@ -21,7 +21,10 @@ pub enum ApiError {
     ForbiddenBecause(&'static str),
     /// 404, also for things the caller may not see (no existence leaks).
     NotFound,
-    MethodNotAllowed,
+    /// 405; `allow` lists the path's methods for the `Allow` header.
+    MethodNotAllowed {
+        allow: String,
+    },
     PayloadTooLarge,
     UnsupportedMediaType,
     /// 426: a WebSocket route called without `Upgrade: websocket`.
@@ -49,7 +52,7 @@ impl ApiError {
             ApiError::Unauthenticated | ApiError::InvalidToken => 401,
             ApiError::Forbidden | ApiError::ForbiddenBecause(_) => 403,
             ApiError::NotFound => 404,
-            ApiError::MethodNotAllowed => 405,
+            ApiError::MethodNotAllowed { .. } => 405,
             ApiError::PayloadTooLarge => 413,
             ApiError::UnsupportedMediaType => 415,
             ApiError::UpgradeRequired => 426,
@@ -68,7 +71,7 @@ impl ApiError {
             ApiError::Forbidden => detail("You do not have permission to perform this action."),
             ApiError::ForbiddenBecause(why) => detail(why),
             ApiError::NotFound => detail("Not found."),
-            ApiError::MethodNotAllowed => detail("Method not allowed."),
+            ApiError::MethodNotAllowed { .. } => detail("Method not allowed."),
             ApiError::PayloadTooLarge => detail("Request body is larger than 64 KiB."),
             ApiError::UnsupportedMediaType => {
                 detail("Unsupported media type: send application/json.")

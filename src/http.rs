@@ -18,6 +18,9 @@ pub struct Cx {
     pub db: Db,
     pub settings: Settings,
     pub method: Method,
+    /// False for a method worker-rs does not know (e.g. `QUERY`): it reports those as GET, so
+    /// the router refuses them itself (405).
+    pub method_known: bool,
     pub url: Url,
     pub headers: Headers,
     pub body: Vec<u8>,
@@ -41,10 +44,12 @@ impl Cx {
             return Err(ApiError::PayloadTooLarge);
         }
         let db = Db::new(env.d1("DB")?);
+        let method = req.method();
         Ok(Cx {
             settings: Settings::from_env(&env),
             db,
-            method: req.method(),
+            method_known: req.inner().method().eq_ignore_ascii_case(method.as_ref()),
+            method,
             url: req.url()?,
             headers: req.headers().clone(),
             body,

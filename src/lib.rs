@@ -71,6 +71,9 @@ fn error_response(e: &ApiError) -> Response {
         ApiError::UpgradeRequired => {
             let _ = resp.headers().set("Upgrade", "websocket");
         }
+        ApiError::MethodNotAllowed { allow } => {
+            let _ = resp.headers().set("Allow", allow);
+        }
         _ => {}
     }
     resp

@@ -7,14 +7,22 @@ use crate::error::{ApiError, ApiResult};
 use crate::http::{path_id, Cx};
 use crate::{auth, chats, health, members, messages, reactions, realtime, receipts, schema, users};
 
-/// `on!(cx, GET => handler(..), POST => other(..))`: dispatch on the method, else 405.
+/// `on!(cx, Get => handler(..), Post => other(..))`: dispatch on the method, else 405 with
+/// `Allow` naming the methods listed (RFC 9110 §15.5.6).
 macro_rules! on {
     ($cx:expr, $($method:ident $(| $more:ident)* => $call:expr),+ $(,)?) => {
-        match $cx.method {
-            $(Method::$method $(| Method::$more)* => $call.await,)+
-            _ => Err(ApiError::MethodNotAllowed),
+        match ($cx.method_known, &$cx.method) {
+            $((true, Method::$method $(| Method::$more)*) => $call.await,)+
+            _ => Err(ApiError::MethodNotAllowed {
+                allow: allow(&[$(Method::$method $(, Method::$more)*),+]),
+            }),
         }
     };
+}
+
+fn allow(methods: &[Method]) -> String {
+    let names: Vec<&str> = methods.iter().map(|m| m.as_ref()).collect();
+    names.join(", ")
 }
 
 pub async fn route(cx: &Cx) -> ApiResult<Response> {
