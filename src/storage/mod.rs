@@ -158,20 +158,6 @@ pub fn changes(res: &D1Result) -> usize {
         .unwrap_or(0)
 }
 
-/// Escapes `%`, `_` and `\` so user text matches literally inside `LIKE ... ESCAPE '\'`.
-pub fn like_pattern(needle: &str) -> String {
-    let mut out = String::with_capacity(needle.len() + 2);
-    out.push('%');
-    for c in needle.chars() {
-        if matches!(c, '%' | '_' | '\\') {
-            out.push('\\');
-        }
-        out.push(c);
-    }
-    out.push('%');
-    out
-}
-
 /// The schema version row written by schema.sql; `None` when the schema is not applied.
 pub async fn schema_version(db: &Db) -> ApiResult<Option<i64>> {
     #[derive(serde::Deserialize)]
@@ -182,15 +168,4 @@ pub async fn schema_version(db: &Db) -> ApiResult<Option<i64>> {
         .first(db.stmt("SELECT version FROM schema_meta WHERE id = 1", vec![])?)
         .await?;
     Ok(row.map(|r| r.version))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn like_patterns_escape_wildcards() {
-        assert_eq!(like_pattern("ann"), "%ann%");
-        assert_eq!(like_pattern("50%_a\\b"), "%50\\%\\_a\\\\b%");
-    }
 }

@@ -3,7 +3,7 @@
 use serde::Deserialize;
 use worker::D1PreparedStatement;
 
-use super::{first_row, like_pattern, Db};
+use super::{first_row, Db};
 use crate::args;
 use crate::error::ApiResult;
 
@@ -196,15 +196,16 @@ pub async fn delete_session(db: &Db, token_hash: &str) -> ApiResult<()> {
 
 /// User search: `q` (lowercased) anywhere in username, first/last name or email; active users
 /// other than the caller; exact username matches first, then by username; at most `limit`.
+/// `instr`, not `LIKE`: D1 refuses LIKE patterns over 50 bytes, and `q` may be 150 characters.
 pub async fn search(db: &Db, q_lower: &str, exclude: i64, limit: u32) -> ApiResult<Vec<UserRow>> {
     db.all(db.stmt(
         &format!(
             "SELECT {USER_COLUMNS} FROM users u
-             WHERE u.search_text LIKE ? ESCAPE '\\' AND u.id != ? AND u.is_active = 1
+             WHERE instr(u.search_text, ?) > 0 AND u.id != ? AND u.is_active = 1
              ORDER BY (u.username_lower = ?) DESC, u.username_lower
              LIMIT ?"
         ),
-        args![like_pattern(q_lower), exclude, q_lower, limit as i64],
+        args![q_lower, exclude, q_lower, limit as i64],
     )?)
     .await
 }
