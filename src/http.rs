@@ -135,8 +135,10 @@ pub struct Input {
 const REQUIRED: &str = "This field is required.";
 
 impl Input {
+    /// An empty body is `{}`; anything else must be a JSON object (whitespace alone is not
+    /// JSON, as DRF's parser also says).
     pub fn from_json(body: &[u8]) -> ApiResult<Input> {
-        if body.iter().all(u8::is_ascii_whitespace) {
+        if body.is_empty() {
             return Ok(Input::from_map(Map::new()));
         }
         match serde_json::from_slice::<Value>(body) {
@@ -335,8 +337,12 @@ mod tests {
             Err(ApiError::Invalid(_))
         ));
         assert!(
-            Input::from_json(b"  ").is_ok(),
+            Input::from_json(b"").is_ok(),
             "empty body is an empty object"
+        );
+        assert!(
+            matches!(Input::from_json(b"\n"), Err(ApiError::Invalid(_))),
+            "whitespace alone is not JSON"
         );
     }
 
