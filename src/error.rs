@@ -27,7 +27,8 @@ pub enum ApiError {
     },
     PayloadTooLarge,
     UnsupportedMediaType,
-    /// 426: a WebSocket route called without `Upgrade: websocket`.
+    /// 426: a WebSocket route called without `Upgrade: websocket`. (No `Upgrade` response
+    /// header: workerd drops it from every response but a 101, as `make fuzz` found.)
     UpgradeRequired,
     TooManyRequests {
         retry_after_secs: u64,

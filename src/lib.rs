@@ -68,9 +68,6 @@ fn error_response(e: &ApiError) -> Response {
                 .headers()
                 .set("Retry-After", &retry_after_secs.to_string());
         }
-        ApiError::UpgradeRequired => {
-            let _ = resp.headers().set("Upgrade", "websocket");
-        }
         ApiError::MethodNotAllowed { allow } => {
             let _ = resp.headers().set("Allow", allow);
         }
