@@ -1,0 +1,565 @@
+//! The OpenAPI schema through a real local worker (issue #6): it is served publicly at
+//! `/messages/api/schema/` exactly as kept in the repository, every documented path refuses
+//! other methods with an `Allow` that matches the schema, and real answers of every resource
+//! validate against the schema's response for their operation and status — with no
+//! undocumented properties (which Schemathesis, in `make fuzz`, does not look for).
+
+mod common;
+
+use common::{root, shared, App, User};
+use reqwest::{Method, StatusCode};
+use serde_json::{json, Value};
+
+fn app() -> App {
+    App::new(shared("schema", &[], ""))
+}
+
+fn repo_schema() -> Value {
+    let text = std::fs::read_to_string(root().join("openapi.json")).expect("openapi.json");
+    serde_json::from_str(&text).expect("openapi.json is JSON")
+}
+
+/// Follows `$ref`s (local ones only) to the schema object.
+fn resolve<'a>(doc: &'a Value, mut v: &'a Value) -> &'a Value {
+    while let Some(r) = v.get("$ref").and_then(Value::as_str) {
+        v = doc
+            .pointer(r.trim_start_matches('#'))
+            .unwrap_or_else(|| panic!("{r} resolves"));
+    }
+    v
+}
+
+/// Every property name an object schema documents, through `$ref` and `allOf`.
+fn documented_properties(doc: &Value, schema: &Value, out: &mut Vec<String>) {
+    let schema = resolve(doc, schema);
+    if let Some(props) = schema.get("properties").and_then(Value::as_object) {
+        out.extend(props.keys().cloned());
+    }
+    for part in schema["allOf"].as_array().into_iter().flatten() {
+        documented_properties(doc, part, out);
+    }
+}
+
+/// A small JSON Schema validator for the keywords openapi.json uses. Objects must not carry
+/// properties the schema does not document. Errors are collected with their JSON path.
+fn validate(doc: &Value, schema: &Value, v: &Value, at: &str, errors: &mut Vec<String>) {
+    check_value(doc, schema, v, at, errors, true);
+}
+
+/// `strict`: report undocumented properties here. Off for the parts of an `allOf`, whose
+/// properties are only complete together (the `allOf` owner checks their union).
+fn check_value(
+    doc: &Value,
+    schema: &Value,
+    v: &Value,
+    at: &str,
+    errors: &mut Vec<String>,
+    strict: bool,
+) {
+    let schema = resolve(doc, schema);
+    if let Some(parts) = schema.get("allOf").and_then(Value::as_array) {
+        for part in parts {
+            check_value(doc, part, v, at, errors, false);
+        }
+    }
+    if let Some(branches) = schema.get("oneOf").and_then(Value::as_array) {
+        let passing = branches
+            .iter()
+            .filter(|b| {
+                let mut e = Vec::new();
+                validate(doc, b, v, at, &mut e);
+                e.is_empty()
+            })
+            .count();
+        if passing != 1 {
+            errors.push(format!("{at}: {passing} oneOf branches match {v}"));
+        }
+    }
+    if let Some(c) = schema.get("const") {
+        if c != v {
+            errors.push(format!("{at}: {v} is not {c}"));
+        }
+    }
+    if let Some(options) = schema.get("enum").and_then(Value::as_array) {
+        if !options.contains(v) {
+            errors.push(format!("{at}: {v} not in {options:?}"));
+        }
+    }
+    let types: Vec<&str> = match &schema["type"] {
+        Value::String(t) => vec![t.as_str()],
+        Value::Array(ts) => ts.iter().filter_map(Value::as_str).collect(),
+        _ => vec![],
+    };
+    if !types.is_empty() {
+        let actual = match v {
+            Value::Null => "null",
+            Value::Bool(_) => "boolean",
+            Value::Number(n) if n.is_i64() || n.is_u64() => "integer",
+            Value::Number(_) => "number",
+            Value::String(_) => "string",
+            Value::Array(_) => "array",
+            Value::Object(_) => "object",
+        };
+        let ok = types.contains(&actual) || (actual == "integer" && types.contains(&"number"));
+        if !ok {
+            errors.push(format!("{at}: {v} is {actual}, schema says {types:?}"));
+            return;
+        }
+    }
+    if let Some(n) = v.as_f64() {
+        if schema["minimum"].as_f64().is_some_and(|m| n < m) {
+            errors.push(format!("{at}: {n} below minimum"));
+        }
+        if schema["maximum"].as_f64().is_some_and(|m| n > m) {
+            errors.push(format!("{at}: {n} above maximum"));
+        }
+    }
+    if let Some(s) = v.as_str() {
+        let len = s.chars().count() as u64;
+        if schema["minLength"].as_u64().is_some_and(|m| len < m) {
+            errors.push(format!("{at}: shorter than minLength"));
+        }
+        if schema["maxLength"].as_u64().is_some_and(|m| len > m) {
+            errors.push(format!("{at}: longer than maxLength"));
+        }
+    }
+    if let Some(items) = v.as_array() {
+        if schema["minItems"]
+            .as_u64()
+            .is_some_and(|m| (items.len() as u64) < m)
+        {
+            errors.push(format!("{at}: fewer than minItems"));
+        }
+        if schema["maxItems"]
+            .as_u64()
+            .is_some_and(|m| (items.len() as u64) > m)
+        {
+            errors.push(format!("{at}: more than maxItems"));
+        }
+        if let Some(item_schema) = schema.get("items") {
+            for (i, item) in items.iter().enumerate() {
+                validate(doc, item_schema, item, &format!("{at}[{i}]"), errors);
+            }
+        }
+    }
+    if let Some(obj) = v.as_object() {
+        for name in schema["required"].as_array().into_iter().flatten() {
+            let name = name.as_str().unwrap();
+            if !obj.contains_key(name) {
+                errors.push(format!("{at}: required `{name}` is missing"));
+            }
+        }
+        let props = schema.get("properties").and_then(Value::as_object);
+        for (key, value) in obj {
+            let at = format!("{at}.{key}");
+            if let Some(p) = props.and_then(|p| p.get(key)) {
+                validate(doc, p, value, &at, errors);
+            } else if let Some(extra) = schema.get("additionalProperties") {
+                validate(doc, extra, value, &at, errors);
+            }
+        }
+        // Undocumented properties: only where the object is described by properties.
+        let mut known = Vec::new();
+        documented_properties(doc, schema, &mut known);
+        if strict && !known.is_empty() && schema.get("additionalProperties").is_none() {
+            for key in obj.keys().filter(|k| !known.contains(k)) {
+                errors.push(format!("{at}: `{key}` is not documented"));
+            }
+        }
+    }
+}
+
+/// Asserts that `body` with `status` is what the schema documents for `method path`.
+fn conforms(doc: &Value, method: &str, path: &str, status: StatusCode, body: &Value) {
+    let op = &doc["paths"][path][method];
+    assert!(op.is_object(), "{method} {path} is documented");
+    let response = resolve(doc, &op["responses"][status.as_str()]);
+    assert!(
+        response.is_object(),
+        "{method} {path}: status {status} is documented (body {body})"
+    );
+    match response.pointer("/content/application~1json/schema") {
+        None => assert!(
+            body.is_null(),
+            "{method} {path} {status}: no body documented"
+        ),
+        Some(schema) => {
+            let mut errors = Vec::new();
+            validate(doc, schema, body, "$", &mut errors);
+            assert!(
+                errors.is_empty(),
+                "{method} {path} {status} does not match the schema:\n{}\nbody: {body}",
+                errors.join("\n")
+            );
+        }
+    }
+}
+
+#[tokio::test]
+async fn the_schema_is_served_publicly_exactly_as_kept_in_the_repository() {
+    let app = app();
+    for path in ["/messages/api/schema/", "/messages/api/schema"] {
+        let r = app.http.get(app.url(path)).send().await.unwrap();
+        assert_eq!(r.status(), 200, "{path} needs no credentials");
+        let content_type = r.headers()["content-type"].to_str().unwrap().to_string();
+        assert!(
+            content_type.starts_with("application/json"),
+            "content type {content_type}"
+        );
+        let served: Value = r.json().await.expect("JSON");
+        assert_eq!(served, repo_schema(), "{path} serves openapi.json");
+        assert!(served["openapi"].as_str().unwrap().starts_with("3.1."));
+    }
+}
+
+/// Every documented path, called with a method it does not list, is 405 with an `Allow` that
+/// names exactly the documented methods; so is a method worker-rs does not know (QUERY).
+#[tokio::test]
+async fn undocumented_methods_are_405_with_the_documented_methods_in_allow() {
+    let app = app();
+    let doc = repo_schema();
+    let paths = doc["paths"].as_object().unwrap();
+    assert!(paths.len() >= 18, "paths: {}", paths.len());
+    for (path, item) in paths {
+        let mut documented: Vec<String> = item
+            .as_object()
+            .unwrap()
+            .keys()
+            .filter(|k| *k != "parameters")
+            .map(|k| k.to_uppercase())
+            .collect();
+        documented.sort();
+        let url = app.url(
+            &path
+                .replace("{chat_id}", "1")
+                .replace("{message_id}", "1")
+                .replace("{user_id}", "1"),
+        );
+        for method in [Method::OPTIONS, Method::from_bytes(b"QUERY").unwrap()] {
+            let r = app.http.request(method.clone(), &url).send().await.unwrap();
+            assert_eq!(r.status(), 405, "{method} {path}");
+            let mut allow: Vec<String> = r.headers()["allow"]
+                .to_str()
+                .unwrap()
+                .split(',')
+                .map(|m| m.trim().to_string())
+                .collect();
+            allow.sort();
+            assert_eq!(allow, documented, "Allow of {method} {path}");
+        }
+    }
+}
+
+async fn group(app: &App, owner: &User, members: &[&User]) -> (StatusCode, Value) {
+    let ids: Vec<i64> = members.iter().map(|u| u.id).collect();
+    let r = app
+        .post(
+            "/messages/api/chats/",
+            &owner.token,
+            json!({"chat_type": "group", "title": "Schema", "member_ids": ids}),
+        )
+        .await;
+    (r.status, r.body)
+}
+
+/// One real answer of every operation (success and the usual refusals), each validated
+/// against the schema's response for its status.
+#[tokio::test]
+async fn real_answers_match_the_documented_responses() {
+    let app = app();
+    let doc = repo_schema();
+    let check = |method: &str, path: &str, r: &common::Resp| {
+        conforms(&doc, method, path, r.status, &r.body);
+    };
+    let none: Option<&str> = None;
+
+    // Auth and users.
+    let name = common::unique("ann");
+    let r = app
+        .call(
+            Method::POST,
+            "/messages/api/auth/register/",
+            None,
+            Some(json!({"username": name, "password": common::PASSWORD, "first_name": "Ann"})),
+        )
+        .await;
+    assert_eq!(r.status, 201);
+    check("post", "/messages/api/auth/register/", &r);
+    let ann = User {
+        id: r.body["user"]["id"].as_i64().unwrap(),
+        username: name.clone(),
+        token: r.body["token"].as_str().unwrap().to_string(),
+        password: common::PASSWORD.to_string(),
+    };
+    let (bob, cy) = (app.user("bob").await, app.user("cy").await);
+    let r = app
+        .call(
+            Method::POST,
+            "/messages/api/auth/register/",
+            none,
+            Some(json!({"username": "has space", "password": "x"})),
+        )
+        .await;
+    assert_eq!(r.status, 400);
+    check("post", "/messages/api/auth/register/", &r);
+    let r = app
+        .call(
+            Method::POST,
+            "/messages/api/auth/login/",
+            none,
+            Some(json!({"username": name, "password": common::PASSWORD})),
+        )
+        .await;
+    assert_eq!(r.status, 200);
+    check("post", "/messages/api/auth/login/", &r);
+    let login_form = app
+        .http
+        .post(app.url("/login/"))
+        .form(&[("username", name.as_str()), ("password", "wrong-password")])
+        .send()
+        .await
+        .unwrap();
+    let r = App::read(login_form).await;
+    assert_eq!(r.status, 400);
+    check("post", "/login/", &r);
+    let r = app.get("/messages/api/auth/me/", &ann.token).await;
+    check("get", "/messages/api/auth/me/", &r);
+    let r = app
+        .call(Method::GET, "/messages/api/auth/me/", None, None)
+        .await;
+    assert_eq!(r.status, 401);
+    check("get", "/messages/api/auth/me/", &r);
+    let r = app
+        .get(
+            &format!("/messages/api/users/search/?q={}", bob.username),
+            &ann.token,
+        )
+        .await;
+    assert_eq!(r.status, 200);
+    assert_eq!(r.body["results"].as_array().unwrap().len(), 1);
+    check("get", "/messages/api/users/search/", &r);
+    let r = app.get("/messages/api/users/search/", &ann.token).await;
+    assert_eq!(r.status, 400);
+    check("get", "/messages/api/users/search/", &r);
+
+    // Chats and members.
+    let (status, chat) = group(&app, &ann, &[&bob]).await;
+    assert_eq!(status, 201);
+    conforms(&doc, "post", "/messages/api/chats/", status, &chat);
+    let chat_id = chat["id"].as_i64().unwrap();
+    let dm = json!({"chat_type": "dm", "member_ids": [bob.id]});
+    let r = app
+        .post("/messages/api/chats/", &ann.token, dm.clone())
+        .await;
+    assert_eq!(r.status, 201);
+    check("post", "/messages/api/chats/", &r);
+    let dm_back = json!({"chat_type": "dm", "member_ids": [ann.id]});
+    let r = app.post("/messages/api/chats/", &bob.token, dm_back).await;
+    assert_eq!(r.status, 200, "the existing DM");
+    check("post", "/messages/api/chats/", &r);
+    let chat_path = "/messages/api/chats/{chat_id}/";
+    let r = app
+        .get(&format!("/messages/api/chats/{chat_id}/"), &ann.token)
+        .await;
+    check("get", chat_path, &r);
+    let r = app
+        .get(&format!("/messages/api/chats/{chat_id}/"), &cy.token)
+        .await;
+    assert_eq!(r.status, 404, "non-member");
+    check("get", chat_path, &r);
+    let r = app
+        .patch(
+            &format!("/messages/api/chats/{chat_id}/"),
+            &ann.token,
+            json!({"title": "Renamed"}),
+        )
+        .await;
+    assert_eq!(r.status, 200);
+    check("patch", chat_path, &r);
+    let r = app
+        .put(
+            &format!("/messages/api/chats/{chat_id}/"),
+            &bob.token,
+            json!({"title": "Mine now"}),
+        )
+        .await;
+    assert_eq!(r.status, 403, "not an admin");
+    check("put", chat_path, &r);
+    let r = app
+        .post(
+            &format!("/messages/api/chats/{chat_id}/members/add/"),
+            &ann.token,
+            json!({"user_ids": [cy.id]}),
+        )
+        .await;
+    assert_eq!(r.status, 200);
+    check("post", "/messages/api/chats/{chat_id}/members/add/", &r);
+    let r = app
+        .post(
+            &format!("/messages/api/chats/{chat_id}/members/add/"),
+            &ann.token,
+            json!({"user_ids": "x"}),
+        )
+        .await;
+    assert_eq!(r.status, 400);
+    check("post", "/messages/api/chats/{chat_id}/members/add/", &r);
+
+    // Messages, reactions, read receipts, typing.
+    let send = format!("/messages/api/chats/{chat_id}/messages/");
+    let r = app
+        .post(
+            &send,
+            &bob.token,
+            json!({"content": "hello", "client_id": "c1"}),
+        )
+        .await;
+    assert_eq!(r.status, 201);
+    check("post", "/messages/api/chats/{chat_id}/messages/", &r);
+    let message_id = r.body["id"].as_i64().unwrap();
+    let r = app
+        .post(
+            &send,
+            &bob.token,
+            json!({"content": "hello", "client_id": "c1"}),
+        )
+        .await;
+    assert_eq!(r.status, 200, "a repeated client_id");
+    check("post", "/messages/api/chats/{chat_id}/messages/", &r);
+    let r = app.post(&send, &ann.token, json!({"content": 123})).await;
+    assert_eq!(r.status, 400);
+    check("post", "/messages/api/chats/{chat_id}/messages/", &r);
+    let message_path = "/messages/api/messages/{message_id}/";
+    let r = app
+        .post(
+            &format!("/messages/api/messages/{message_id}/reactions/"),
+            &ann.token,
+            json!({"emoji": "👍"}),
+        )
+        .await;
+    assert_eq!(r.status, 200);
+    check("post", "/messages/api/messages/{message_id}/reactions/", &r);
+    let r = app
+        .get(&format!("/messages/api/messages/{message_id}/"), &ann.token)
+        .await;
+    assert_eq!(r.body["reactions"][0]["count"], 1);
+    check("get", message_path, &r);
+    let r = app
+        .patch(
+            &format!("/messages/api/messages/{message_id}/"),
+            &bob.token,
+            json!({"content": "edited"}),
+        )
+        .await;
+    assert_eq!(r.status, 200);
+    check("patch", message_path, &r);
+    let r = app
+        .put(
+            &format!("/messages/api/messages/{message_id}/"),
+            &ann.token,
+            json!({"content": "not mine"}),
+        )
+        .await;
+    assert_eq!(r.status, 403);
+    check("put", message_path, &r);
+    let r = app
+        .post(
+            &format!("/messages/api/chats/{chat_id}/mark-as-read/"),
+            &ann.token,
+            json!({}),
+        )
+        .await;
+    assert_eq!(r.status, 200);
+    check("post", "/messages/api/chats/{chat_id}/mark-as-read/", &r);
+    let r = app
+        .post(
+            &format!("/messages/api/chats/{chat_id}/typing/"),
+            &ann.token,
+            json!({"is_typing": true}),
+        )
+        .await;
+    assert_eq!(r.status, 200);
+    check("post", "/messages/api/chats/{chat_id}/typing/", &r);
+    let r = app
+        .get(&format!("/messages/api/chats/{chat_id}/ws/"), &ann.token)
+        .await;
+    assert_eq!(r.status, 426);
+    check("get", "/messages/api/chats/{chat_id}/ws/", &r);
+    let r = app.get("/messages/api/chats/", &bob.token).await;
+    assert_eq!(r.status, 200);
+    assert!(
+        r.body["results"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|c| c["last_message"].is_object()),
+        "a chat with a last message is validated too"
+    );
+    check("get", "/messages/api/chats/", &r);
+    let r = app
+        .get(
+            &format!("/messages/api/chats/{chat_id}/messages/"),
+            &cy.token,
+        )
+        .await;
+    assert_eq!(r.status, 200);
+    check("get", "/messages/api/chats/{chat_id}/messages/", &r);
+
+    // Deletions last.
+    let r = app
+        .delete(&format!("/messages/api/messages/{message_id}/"), &bob.token)
+        .await;
+    assert_eq!(r.status, 204);
+    check("delete", message_path, &r);
+    let r = app
+        .delete(
+            &format!("/messages/api/chats/{chat_id}/members/{}/remove/", cy.id),
+            &ann.token,
+        )
+        .await;
+    assert_eq!(r.status, 204);
+    check(
+        "delete",
+        "/messages/api/chats/{chat_id}/members/{user_id}/remove/",
+        &r,
+    );
+    let r = app
+        .delete(&format!("/messages/api/chats/{chat_id}/"), &ann.token)
+        .await;
+    assert_eq!(r.status, 204);
+    check("delete", chat_path, &r);
+    let r = app
+        .call(
+            Method::POST,
+            "/messages/api/auth/logout/",
+            Some(&ann.token),
+            None,
+        )
+        .await;
+    assert_eq!(r.status, 204);
+    check("post", "/messages/api/auth/logout/", &r);
+    let r = app.get("/healthz", "").await;
+    check("get", "/healthz", &r);
+}
+
+/// The validator itself catches what it is there to catch.
+#[test]
+fn the_validator_rejects_missing_extra_and_mistyped_properties() {
+    let doc = repo_schema();
+    let user = json!({"$ref": "#/components/schemas/UserWithEmail"});
+    let good = json!({"id": 1, "username": "a", "display_name": "a",
+                      "avatar_url": "data:x", "email": ""});
+    let mut errors = Vec::new();
+    validate(&doc, &user, &good, "$", &mut errors);
+    assert!(errors.is_empty(), "{errors:?}");
+    for bad in [
+        json!({"id": 1, "username": "a", "display_name": "a", "avatar_url": "x"}),
+        json!({"id": 1, "username": "a", "display_name": "a", "avatar_url": "x", "email": "",
+               "extra": 1}),
+        json!({"id": "1", "username": "a", "display_name": "a", "avatar_url": "x",
+               "email": ""}),
+    ] {
+        let mut errors = Vec::new();
+        validate(&doc, &user, &bad, "$", &mut errors);
+        assert!(!errors.is_empty(), "{bad} is refused");
+    }
+}
