@@ -58,13 +58,17 @@ pub fn render_page(data: &PageData, me: i64) -> Vec<Value> {
         .collect()
 }
 
-/// One chat as `me` sees it, or 404.
-pub async fn load_one(cx: &Cx, me: i64, chat_id: i64) -> ApiResult<Value> {
-    let data = chats::page(&cx.db, &Page::one(me, chat_id)).await?;
-    render_page(&data, me)
+/// The first chat of a page as `me` sees it, or 404.
+pub fn first(data: &PageData, me: i64) -> ApiResult<Value> {
+    render_page(data, me)
         .into_iter()
         .next()
         .ok_or(ApiError::NotFound)
+}
+
+/// One chat as `me` sees it, or 404.
+pub async fn load_one(cx: &Cx, me: i64, chat_id: i64) -> ApiResult<Value> {
+    first(&chats::page(&cx.db, &Page::one(me, chat_id)).await?, me)
 }
 
 /// `page=N` (1-based); anything else is 404 like DRF's "Invalid page".
@@ -222,14 +226,15 @@ pub async fn update(cx: &Cx, chat_id: i64) -> ApiResult<Response> {
         );
     }
     input.finish()?;
-    let seq = chats::rename(
+    let (seq, data) = chats::rename(
         &cx.db,
         chat_id,
+        me.user.id,
         &title.unwrap_or_default(),
         &time::now_iso(),
     )
     .await?;
-    let view = load_one(cx, me.user.id, chat_id).await?;
+    let view = first(&data, me.user.id)?;
     realtime::publish(
         cx,
         chat_id,

@@ -2,7 +2,7 @@
 //! creation, rename, delete, adding and removing members.
 
 use serde::Deserialize;
-use worker::D1PreparedStatement;
+use worker::{D1PreparedStatement, D1Result};
 
 use super::events::{self, EventRef, NewEvent, PENDING};
 use super::messages::{MessageRow, MESSAGE_COLUMNS, MESSAGE_FROM};
@@ -143,6 +143,13 @@ pub struct PageData {
 /// Loads a page: the chats with the caller's unread counts, all their members, each chat's
 /// newest non-deleted message, and the total count — four statements, one batch.
 pub async fn page(db: &Db, page: &Page) -> ApiResult<PageData> {
+    let res = db.batch(page_stmts(db, page)?.to_vec()).await?;
+    page_data(&res)
+}
+
+/// The four statements of `page`, to run in a batch with other work; `page_data` reads their
+/// results (the slice starting at the first of them).
+pub fn page_stmts(db: &Db, page: &Page) -> ApiResult<[D1PreparedStatement; 4]> {
     let (ids_sql, ids_args) = page.ids();
     let mut chat_args = page.where_args();
     chat_args.extend(args![page.limit, page.offset]);
@@ -186,7 +193,11 @@ pub async fn page(db: &Db, page: &Page) -> ApiResult<PageData> {
         ),
         page.where_args(),
     )?;
-    let res = db.batch(vec![chats, members, last, count]).await?;
+    Ok([chats, members, last, count])
+}
+
+/// Reads the results of `page_stmts`.
+pub fn page_data(res: &[D1Result]) -> ApiResult<PageData> {
     #[derive(Deserialize)]
     struct Count {
         n: i64,
@@ -301,15 +312,22 @@ pub async fn create(
     })
 }
 
-/// Renames a chat and logs `chat_updated`; returns the event's seq.
-pub async fn rename(db: &Db, chat_id: i64, title: &str, now: &str) -> ApiResult<i64> {
+/// Renames a chat and logs `chat_updated` (naming who renamed it, whose view of the chat the
+/// event carries); returns the event's seq and the chat as `by` sees it, in one batch.
+pub async fn rename(
+    db: &Db,
+    chat_id: i64,
+    by: i64,
+    title: &str,
+    now: &str,
+) -> ApiResult<(i64, PageData)> {
     let mut sts = events::append(
         db,
         chat_id,
         NewEvent {
             kind: "chat_updated",
             message: EventRef::None,
-            user_id: None,
+            user_id: Some(by),
             data: None,
         },
         None,
@@ -320,8 +338,10 @@ pub async fn rename(db: &Db, chat_id: i64, title: &str, now: &str) -> ApiResult<
         args![title, now, chat_id],
     )?);
     sts.push(db.stmt("SELECT last_seq FROM chats WHERE id = ?", args![chat_id])?);
+    let seq_at = sts.len() - 1;
+    sts.extend(page_stmts(db, &Page::one(by, chat_id))?);
     let res = db.batch(sts).await?;
-    last_seq(&res[res.len() - 1])
+    Ok((last_seq(&res[seq_at])?, page_data(&res[seq_at + 1..])?))
 }
 
 fn last_seq(res: &worker::D1Result) -> ApiResult<i64> {

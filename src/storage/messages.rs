@@ -203,6 +203,22 @@ pub async fn load_one(db: &Db, chat_id: i64, id: i64) -> ApiResult<Loaded> {
     loaded(&res, 0)
 }
 
+/// Messages `ids` of the chat with reactions and pointers, in one batch (replayed events).
+pub async fn load_many(db: &Db, chat_id: i64, ids: &[i64]) -> ApiResult<Loaded> {
+    let ids_json = serde_json::to_string(ids)?;
+    let ids_sql = "SELECT value FROM json_each(?)";
+    let msgs = db.stmt(
+        &format!(
+            "SELECT {MESSAGE_COLUMNS} FROM {MESSAGE_FROM}
+             WHERE msg.chat_id = ? AND msg.id IN ({ids_sql}) ORDER BY msg.id DESC"
+        ),
+        args![chat_id, ids_json.as_str()],
+    )?;
+    let [reactions, pointers] = extras(db, chat_id, ids_sql, args![ids_json.as_str()])?;
+    let res = db.batch(vec![msgs, reactions, pointers]).await?;
+    loaded(&res, 0)
+}
+
 /// Sends a message: the chat's next seq, the message, `new_message`, the sender's read pointer
 /// and the chat's activity time, in one transaction. With a `client_id` already used by this
 /// sender in this chat nothing is written and the first message is returned (`created` false).
