@@ -2,7 +2,7 @@
 //! bearer token or session cookie; the CSRF rule; failed-login rate limiting.
 
 use serde_json::json;
-use worker::{Method, Response};
+use worker::{D1PreparedStatement, D1Result, Method, Response};
 
 use crate::crypto::{self, Verified};
 use crate::error::{ApiError, ApiResult};
@@ -77,17 +77,29 @@ pub async fn authenticate(cx: &Cx) -> ApiResult<Caller> {
 /// session, 404 when the chat does not exist or the caller is not a member (SPEC §4: no
 /// existence leaks).
 pub async fn member(cx: &Cx, chat_id: i64) -> ApiResult<(Caller, MemberChat)> {
+    let (caller, chat, _) = member_with(cx, chat_id, vec![]).await?;
+    Ok((caller, chat))
+}
+
+/// `member`, with the handler's own reads (`extra`) in the same round trip; their results
+/// follow, in order. They run whoever asks, so they must only read, and the handler may use
+/// what they return only once this returned Ok.
+pub async fn member_with(
+    cx: &Cx,
+    chat_id: i64,
+    extra: Vec<D1PreparedStatement>,
+) -> ApiResult<(Caller, MemberChat, Vec<D1Result>)> {
     let (token_hash, via_cookie) = session(cx)?;
     let now = time::now_iso();
-    let res = cx
-        .db
-        .batch(vec![
-            users::by_session_stmt(&cx.db, &token_hash, &now)?,
-            chats::membership_by_session(&cx.db, chat_id, &token_hash, &now)?,
-        ])
-        .await?;
+    let mut sts = vec![
+        users::by_session_stmt(&cx.db, &token_hash, &now)?,
+        chats::membership_by_session(&cx.db, chat_id, &token_hash, &now)?,
+    ];
+    sts.extend(extra);
+    let mut res = cx.db.batch(sts).await?;
     let user = first_row(&res[0])?.ok_or(ApiError::InvalidToken)?;
     let chat = first_row(&res[1])?.ok_or(ApiError::NotFound)?;
+    let extra = res.split_off(2);
     Ok((
         Caller {
             user,
@@ -95,6 +107,7 @@ pub async fn member(cx: &Cx, chat_id: i64) -> ApiResult<(Caller, MemberChat)> {
             via_cookie,
         },
         chat,
+        extra,
     ))
 }
 

@@ -192,7 +192,8 @@ pub async fn create(cx: &Cx) -> ApiResult<Response> {
             format!("Unknown user id(s): {}.", unknown.join(", ")),
         ));
     };
-    let chat = load_one(cx, me.user.id, chat_id).await?;
+    let chat = first(&created.page, me.user.id)?;
+    debug_assert_eq!(chat["id"], chat_id);
     http::json(if created.created { 201 } else { 200 }, &chat)
 }
 

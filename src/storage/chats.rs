@@ -217,10 +217,13 @@ pub struct Created {
     pub created: bool,
     /// Requested member ids that are not active users (nothing was written then).
     pub found_ids: Vec<i64>,
+    /// The chat as its creator sees it (empty when `chat_id` is `None`).
+    pub page: PageData,
 }
 
-/// Creates a group or gets-or-creates a DM, in one transaction. Nothing is written unless every
-/// requested member exists. `others` excludes the creator and has no duplicates.
+/// Creates a group or gets-or-creates a DM, in one transaction that also reads the chat back
+/// as the creator sees it. Nothing is written unless every requested member exists. `others`
+/// excludes the creator and has no duplicates.
 pub async fn create(
     db: &Db,
     creator: i64,
@@ -289,10 +292,17 @@ pub async fn create(
     )?;
     let mut id_args = vec![];
     target_args(&mut id_args);
-    let chat_id = db.stmt(&format!("SELECT {target} AS id"), id_args)?;
-    let res = db
-        .batch(vec![found, insert_chat, insert_members, chat_id])
-        .await?;
+    let chat_id = db.stmt(&format!("SELECT {target} AS id"), id_args.clone())?;
+    let view = Page {
+        user_id: creator,
+        filter_sql: format!("c.id = {target}"),
+        filter_args: id_args,
+        limit: 1,
+        offset: 0,
+    };
+    let mut sts = vec![found, insert_chat, insert_members, chat_id];
+    sts.extend(page_stmts(db, &view)?);
+    let res = db.batch(sts).await?;
     #[derive(Deserialize)]
     struct Id {
         id: Option<i64>,
@@ -309,6 +319,7 @@ pub async fn create(
             None
         },
         found_ids,
+        page: page_data(&res[4..])?,
     })
 }
 
@@ -363,26 +374,29 @@ pub async fn delete(db: &Db, chat_id: i64) -> ApiResult<i64> {
     Ok(last_seq(&res[0])? + 1)
 }
 
-/// Active users among `ids`, and which of them already belong to the chat.
-pub async fn candidates(db: &Db, chat_id: i64, ids: &[i64]) -> ApiResult<(Vec<i64>, Vec<i64>)> {
+/// The two reads of `candidates`: active users among `ids`, and which of them already belong
+/// to the chat (to batch with authentication).
+pub fn candidate_stmts(db: &Db, chat_id: i64, ids: &[i64]) -> ApiResult<Vec<D1PreparedStatement>> {
     let ids_json = serde_json::to_string(ids)?;
+    Ok(vec![
+        db.stmt(
+            "SELECT id FROM users WHERE is_active = 1 AND id IN (SELECT value FROM json_each(?))",
+            args![ids_json.as_str()],
+        )?,
+        db.stmt(
+            "SELECT user_id AS id FROM chat_members
+             WHERE chat_id = ? AND user_id IN (SELECT value FROM json_each(?))",
+            args![chat_id, ids_json.as_str()],
+        )?,
+    ])
+}
+
+/// Reads the results of `candidate_stmts`: (active users, already members).
+pub fn candidates(res: &[D1Result]) -> ApiResult<(Vec<i64>, Vec<i64>)> {
     #[derive(Deserialize)]
     struct Id {
         id: i64,
     }
-    let res = db
-        .batch(vec![
-            db.stmt(
-                "SELECT id FROM users WHERE is_active = 1 AND id IN (SELECT value FROM json_each(?))",
-                args![ids_json.as_str()],
-            )?,
-            db.stmt(
-                "SELECT user_id AS id FROM chat_members
-                 WHERE chat_id = ? AND user_id IN (SELECT value FROM json_each(?))",
-                args![chat_id, ids_json.as_str()],
-            )?,
-        ])
-        .await?;
     let ids = |r| -> ApiResult<Vec<i64>> { Ok(rows::<Id>(r)?.into_iter().map(|i| i.id).collect()) };
     Ok((ids(&res[0])?, ids(&res[1])?))
 }
