@@ -323,7 +323,7 @@ pub async fn login(cx: &Cx) -> ApiResult<Response> {
     let token = crypto::new_token()?;
     users::start_session(
         &cx.db,
-        account.id,
+        account.user.id,
         &crypto::token_hash(&token),
         &time::now_iso(),
         &expiry(cx),
@@ -331,7 +331,7 @@ pub async fn login(cx: &Cx) -> ApiResult<Response> {
         upgrade.as_deref(),
     )
     .await?;
-    signed_in(cx, 200, &account.user(), &token)
+    signed_in(cx, 200, &account.user, &token)
 }
 
 /// `POST /messages/api/auth/logout/` — revokes this session server-side (204) and clears the

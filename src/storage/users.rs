@@ -20,25 +20,10 @@ pub struct UserRow {
 /// What login needs: the row and its password hash.
 #[derive(Debug, Deserialize)]
 pub struct LoginRow {
-    pub id: i64,
-    pub username: String,
-    pub email: String,
-    pub first_name: String,
-    pub last_name: String,
+    #[serde(flatten)]
+    pub user: UserRow,
     pub password: String,
     pub is_active: i64,
-}
-
-impl LoginRow {
-    pub fn user(&self) -> UserRow {
-        UserRow {
-            id: self.id,
-            username: self.username.clone(),
-            email: self.email.clone(),
-            first_name: self.first_name.clone(),
-            last_name: self.last_name.clone(),
-        }
-    }
 }
 
 pub const USER_COLUMNS: &str = "u.id, u.username, u.email, u.first_name, u.last_name";
