@@ -1,6 +1,6 @@
 //! D1 round-trip accounting (issue #6): every endpoint, on its happy path and its refusals,
 //! answers with `Server-Timing: d1;desc="N";dur=X` where N, the sequential D1 round trips the
-//! request made, is at most 2. Walks the whole route table (src/routes.rs) against a real
+//! request made, is at most 2, and 1 for every GET. Walks the whole route table (src/routes.rs) against a real
 //! local worker and prints what each endpoint cost.
 
 mod common;
@@ -407,6 +407,13 @@ async fn every_endpoint_makes_at_most_two_sequential_d1_round_trips() {
         over.is_empty(),
         "over {MAX_TRIPS} sequential D1 round trips: {over:?}"
     );
+    // Reads go further: what they show is read in the round trip that authenticates.
+    let reads: Vec<_> = w
+        .seen
+        .iter()
+        .filter(|s| s.0.starts_with("GET ") && s.2 > 1)
+        .collect();
+    assert!(reads.is_empty(), "reads above one round trip: {reads:?}");
     // The count is real: whatever reads a session or the schema went to D1 at least once.
     let free: Vec<_> = w
         .seen

@@ -7,7 +7,7 @@ use worker::{D1PreparedStatement, D1Result};
 use super::events::{self, EventRef, NewEvent, PENDING};
 use super::messages::{MessageRow, MESSAGE_COLUMNS, MESSAGE_FROM};
 use super::users::UserRow;
-use super::{changes, first_row, like_pattern, rows, Arg, Db};
+use super::{changes, first_row, like_pattern, rows, Arg, Db, Viewer};
 use crate::args;
 use crate::error::ApiResult;
 
@@ -46,9 +46,9 @@ pub fn membership_by_session(
     )
 }
 
-/// Which chats a page shows: the caller's chats filtered by `filter_sql`.
+/// Which chats a page shows: the viewer's chats filtered by `filter_sql`.
 pub struct Page {
-    pub user_id: i64,
+    pub viewer: Viewer,
     pub filter_sql: String,
     pub filter_args: Vec<Arg>,
     pub limit: i64,
@@ -56,10 +56,10 @@ pub struct Page {
 }
 
 impl Page {
-    /// One chat of the caller's (detail).
-    pub fn one(user_id: i64, chat_id: i64) -> Page {
+    /// One chat of the viewer's (detail).
+    pub fn one(viewer: impl Into<Viewer>, chat_id: i64) -> Page {
         Page {
-            user_id,
+            viewer: viewer.into(),
             filter_sql: "c.id = ?".into(),
             filter_args: args![chat_id],
             limit: 1,
@@ -67,8 +67,8 @@ impl Page {
         }
     }
 
-    /// The caller's chats whose title or other members' names contain `search`.
-    pub fn list(user_id: i64, search: Option<&str>, limit: i64, offset: i64) -> Page {
+    /// The viewer's chats whose title or other members' names contain `search`.
+    pub fn list(viewer: impl Into<Viewer>, search: Option<&str>, limit: i64, offset: i64) -> Page {
         let (filter_sql, filter_args) = match search {
             None => ("1".to_string(), vec![]),
             Some(q) => {
@@ -84,7 +84,7 @@ impl Page {
             }
         };
         Page {
-            user_id,
+            viewer: viewer.into(),
             filter_sql,
             filter_args,
             limit,
@@ -94,22 +94,22 @@ impl Page {
 
     const FROM: &'static str = "chat_members me JOIN chats c ON c.id = me.chat_id";
 
-    fn where_args(&self) -> Vec<Arg> {
-        let mut a = args![self.user_id];
+    /// `me.user_id = <viewer> AND <filter>`, and its arguments.
+    fn where_sql(&self) -> (String, Vec<Arg>) {
+        let (viewer, mut a) = self.viewer.sql();
         a.extend(self.filter_args.iter().cloned());
-        a
+        (format!("me.user_id = {viewer} AND {}", self.filter_sql), a)
     }
 
     /// `SELECT c.id ...` of the page, and its arguments.
     fn ids(&self) -> (String, Vec<Arg>) {
-        let mut a = self.where_args();
+        let (where_sql, mut a) = self.where_sql();
         a.extend(args![self.limit, self.offset]);
         (
             format!(
-                "SELECT c.id FROM {} WHERE me.user_id = ? AND {}
+                "SELECT c.id FROM {} WHERE {where_sql}
                  ORDER BY c.last_activity_at DESC, c.id DESC LIMIT ? OFFSET ?",
                 Self::FROM,
-                self.filter_sql
             ),
             a,
         )
@@ -151,7 +151,8 @@ pub async fn page(db: &Db, page: &Page) -> ApiResult<PageData> {
 /// results (the slice starting at the first of them).
 pub fn page_stmts(db: &Db, page: &Page) -> ApiResult<[D1PreparedStatement; 4]> {
     let (ids_sql, ids_args) = page.ids();
-    let mut chat_args = page.where_args();
+    let (where_sql, where_args) = page.where_sql();
+    let mut chat_args = where_args.clone();
     chat_args.extend(args![page.limit, page.offset]);
     let chats = db.stmt(
         &format!(
@@ -159,10 +160,9 @@ pub fn page_stmts(db: &Db, page: &Page) -> ApiResult<[D1PreparedStatement; 4]> {
                (SELECT COUNT(*) FROM messages x
                 WHERE x.chat_id = c.id AND x.id > me.last_read_message_id AND x.is_deleted = 0
                   AND (x.sender_id IS NULL OR x.sender_id != me.user_id)) AS unread_count
-             FROM {} WHERE me.user_id = ? AND {}
+             FROM {} WHERE {where_sql}
              ORDER BY c.last_activity_at DESC, c.id DESC LIMIT ? OFFSET ?",
             Page::FROM,
-            page.filter_sql
         ),
         chat_args,
     )?;
@@ -186,12 +186,8 @@ pub fn page_stmts(db: &Db, page: &Page) -> ApiResult<[D1PreparedStatement; 4]> {
         ids_args,
     )?;
     let count = db.stmt(
-        &format!(
-            "SELECT COUNT(*) AS n FROM {} WHERE me.user_id = ? AND {}",
-            Page::FROM,
-            page.filter_sql
-        ),
-        page.where_args(),
+        &format!("SELECT COUNT(*) AS n FROM {} WHERE {where_sql}", Page::FROM,),
+        where_args,
     )?;
     Ok([chats, members, last, count])
 }
@@ -294,7 +290,7 @@ pub async fn create(
     target_args(&mut id_args);
     let chat_id = db.stmt(&format!("SELECT {target} AS id"), id_args.clone())?;
     let view = Page {
-        user_id: creator,
+        viewer: Viewer::User(creator),
         filter_sql: format!("c.id = {target}"),
         filter_args: id_args,
         limit: 1,

@@ -3,7 +3,7 @@
 use serde::Deserialize;
 use worker::D1PreparedStatement;
 
-use super::{first_row, like_pattern, Db};
+use super::{first_row, like_pattern, Db, Viewer};
 use crate::args;
 use crate::error::ApiResult;
 
@@ -181,15 +181,23 @@ pub async fn delete_session(db: &Db, token_hash: &str) -> ApiResult<()> {
 
 /// User search: `q` (lowercased) anywhere in username, first/last name or email; active users
 /// other than the caller; exact username matches first, then by username; at most `limit`.
-pub async fn search(db: &Db, q_lower: &str, exclude: i64, limit: u32) -> ApiResult<Vec<UserRow>> {
-    db.all(db.stmt(
+pub fn search_stmt(
+    db: &Db,
+    q_lower: &str,
+    exclude: &Viewer,
+    limit: u32,
+) -> ApiResult<D1PreparedStatement> {
+    let (exclude_sql, exclude_args) = exclude.sql();
+    let mut a = args![like_pattern(q_lower)];
+    a.extend(exclude_args);
+    a.extend(args![q_lower, limit as i64]);
+    db.stmt(
         &format!(
             "SELECT {USER_COLUMNS} FROM users u
-             WHERE u.search_text LIKE ? ESCAPE '\\' AND u.id != ? AND u.is_active = 1
+             WHERE u.search_text LIKE ? ESCAPE '\\' AND u.id != {exclude_sql} AND u.is_active = 1
              ORDER BY (u.username_lower = ?) DESC, u.username_lower
              LIMIT ?"
         ),
-        args![like_pattern(q_lower), exclude, q_lower, limit as i64],
-    )?)
-    .await
+        a,
+    )
 }
