@@ -124,7 +124,8 @@ CREATE TABLE IF NOT EXISTS chat_events (
     seq        INTEGER NOT NULL,
     type       TEXT NOT NULL,   -- new_message, message_updated, read_receipt, members_added, ...
     message_id INTEGER,         -- for message events
-    user_id    INTEGER,         -- for read_receipt, member_removed
+    user_id    INTEGER,         -- who: read_receipt, member_removed, chat_updated (renamer), ...
+                                -- (read_receipt keeps the new read pointer in message_id)
     data       TEXT,            -- JSON known when the event was written (e.g. added user ids)
     created_at TEXT NOT NULL,
     PRIMARY KEY (chat_id, seq)

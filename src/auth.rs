@@ -1,8 +1,9 @@
 //! Authentication (SPEC §3): register, login, logout, me; resolving a request's user from its
 //! bearer token or session cookie; the CSRF rule; failed-login rate limiting.
 
+use serde::de::DeserializeOwned;
 use serde_json::json;
-use worker::{Method, Response};
+use worker::{D1PreparedStatement, D1Result, Method, Response};
 
 use crate::crypto::{self, Verified};
 use crate::error::{ApiError, ApiResult};
@@ -10,6 +11,7 @@ use crate::http::{self, Cx, Input};
 use crate::storage::chats::{self, MemberChat};
 use crate::storage::first_row;
 use crate::storage::users::{self, NewUser, UserRow};
+use crate::storage::Viewer;
 use crate::time;
 use crate::users::with_email;
 
@@ -62,40 +64,89 @@ pub fn session(cx: &Cx) -> ApiResult<(String, bool)> {
 
 /// The caller, or 401.
 pub async fn authenticate(cx: &Cx) -> ApiResult<Caller> {
-    let (token_hash, via_cookie) = session(cx)?;
-    let user = users::by_session(&cx.db, &token_hash, &time::now_iso())
-        .await?
-        .ok_or(ApiError::InvalidToken)?;
-    Ok(Caller {
-        user,
-        token_hash,
-        via_cookie,
-    })
+    Ok(authenticate_with(cx, |_| Ok(vec![])).await?.0)
 }
 
-/// The caller and their membership of `chat_id`, in one round trip: 401 without a valid
-/// session, 404 when the chat does not exist or the caller is not a member (SPEC §4: no
-/// existence leaks).
-pub async fn member(cx: &Cx, chat_id: i64) -> ApiResult<(Caller, MemberChat)> {
+/// The caller's session, for statements that resolve it in SQL.
+pub struct SessionRef<'a> {
+    pub token_hash: &'a str,
+    pub now: &'a str,
+}
+
+impl SessionRef<'_> {
+    /// The session's holder as the viewer of a chat page.
+    pub fn viewer(&self) -> Viewer {
+        Viewer::Session {
+            token_hash: self.token_hash.to_string(),
+            now: self.now.to_string(),
+        }
+    }
+}
+
+/// `authenticate`, with the handler's own reads in the same round trip: `reads` builds them
+/// (it may resolve the caller in SQL through the session); their results come back in order.
+/// They run whoever asks, so they must only read, and the handler may use what they return
+/// only once this returned Ok (401 otherwise).
+pub async fn authenticate_with(
+    cx: &Cx,
+    reads: impl FnOnce(&SessionRef) -> ApiResult<Vec<D1PreparedStatement>>,
+) -> ApiResult<(Caller, Vec<D1Result>)> {
     let (token_hash, via_cookie) = session(cx)?;
     let now = time::now_iso();
-    let res = cx
-        .db
-        .batch(vec![
-            users::by_session_stmt(&cx.db, &token_hash, &now)?,
-            chats::membership_by_session(&cx.db, chat_id, &token_hash, &now)?,
-        ])
-        .await?;
+    let mut sts = vec![users::by_session_stmt(&cx.db, &token_hash, &now)?];
+    sts.extend(reads(&SessionRef {
+        token_hash: &token_hash,
+        now: &now,
+    })?);
+    let mut res = cx.db.batch(sts).await?;
     let user = first_row(&res[0])?.ok_or(ApiError::InvalidToken)?;
-    let chat = first_row(&res[1])?.ok_or(ApiError::NotFound)?;
+    let extra = res.split_off(1);
     Ok((
         Caller {
             user,
             token_hash,
             via_cookie,
         },
-        chat,
+        extra,
     ))
+}
+
+/// `authenticate_with` behind a gate: the first read is a statement over the session whose
+/// first row the request needs (a membership, an accessible message); none is 404 (SPEC §4: no
+/// existence leaks). The other reads' results follow.
+pub async fn gated<T: DeserializeOwned>(
+    cx: &Cx,
+    reads: impl FnOnce(&SessionRef) -> ApiResult<Vec<D1PreparedStatement>>,
+) -> ApiResult<(Caller, T, Vec<D1Result>)> {
+    let (caller, mut res) = authenticate_with(cx, reads).await?;
+    let gate = first_row(&res[0])?.ok_or(ApiError::NotFound)?;
+    Ok((caller, gate, res.split_off(1)))
+}
+
+/// The caller and their membership of `chat_id`, in one round trip: 401 without a valid
+/// session, 404 when the chat does not exist or the caller is not a member.
+pub async fn member(cx: &Cx, chat_id: i64) -> ApiResult<(Caller, MemberChat)> {
+    let (caller, chat, _) = member_with(cx, chat_id, |_| Ok(vec![])).await?;
+    Ok((caller, chat))
+}
+
+/// `member`, with the handler's own reads in the same round trip (see `authenticate_with`).
+pub async fn member_with(
+    cx: &Cx,
+    chat_id: i64,
+    reads: impl FnOnce(&SessionRef) -> ApiResult<Vec<D1PreparedStatement>>,
+) -> ApiResult<(Caller, MemberChat, Vec<D1Result>)> {
+    gated(cx, |s| {
+        let mut sts = vec![chats::membership_by_session(
+            &cx.db,
+            chat_id,
+            s.token_hash,
+            s.now,
+        )?];
+        sts.extend(reads(s)?);
+        Ok(sts)
+    })
+    .await
 }
 
 fn is_unsafe(m: &Method) -> bool {
@@ -310,7 +361,7 @@ pub async fn login(cx: &Cx) -> ApiResult<Response> {
     let token = crypto::new_token()?;
     users::start_session(
         &cx.db,
-        account.id,
+        account.user.id,
         &crypto::token_hash(&token),
         &time::now_iso(),
         &expiry(cx),
@@ -318,7 +369,7 @@ pub async fn login(cx: &Cx) -> ApiResult<Response> {
         upgrade.as_deref(),
     )
     .await?;
-    signed_in(cx, 200, &account.user(), &token)
+    signed_in(cx, 200, &account.user, &token)
 }
 
 /// `POST /messages/api/auth/logout/` — revokes this session server-side (204) and clears the

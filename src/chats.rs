@@ -58,10 +58,9 @@ pub fn render_page(data: &PageData, me: i64) -> Vec<Value> {
         .collect()
 }
 
-/// One chat as `me` sees it, or 404.
-pub async fn load_one(cx: &Cx, me: i64, chat_id: i64) -> ApiResult<Value> {
-    let data = chats::page(&cx.db, &Page::one(me, chat_id)).await?;
-    render_page(&data, me)
+/// The first chat of a page as `me` sees it, or 404.
+pub fn first(data: &PageData, me: i64) -> ApiResult<Value> {
+    render_page(data, me)
         .into_iter()
         .next()
         .ok_or(ApiError::NotFound)
@@ -103,13 +102,21 @@ pub fn page_link(cx: &Cx, n: i64) -> String {
 /// `GET /messages/api/chats/` — the caller's chats, most recent activity first,
 /// `CHATS_PER_PAGE` per page; `search` matches the title or other members' names.
 pub async fn list(cx: &Cx) -> ApiResult<Response> {
-    let me = auth::authenticate(cx).await?;
-    let page_no = page_number(cx)?;
+    // The page is read, as the session's holder, in the round trip that authenticates.
+    let page_no = page_number(cx);
     let per_page = cx.settings.chats_per_page as i64;
     let search = cx.query("search").map(|s| s.trim().to_string());
     let search = search.as_deref().filter(|s| !s.is_empty());
-    let page = Page::list(me.user.id, search, per_page, (page_no - 1) * per_page);
-    let data = chats::page(&cx.db, &page).await?;
+    let (me, res) = auth::authenticate_with(cx, |s| match &page_no {
+        Ok(n) => {
+            let page = Page::list(s.viewer(), search, per_page, (n - 1) * per_page);
+            Ok(chats::page_stmts(&cx.db, &page)?.to_vec())
+        }
+        Err(_) => Ok(vec![]),
+    })
+    .await?;
+    let page_no = page_no?;
+    let data = chats::page_data(&res)?;
     if page_no > 1 && data.chats.is_empty() {
         return Err(ApiError::NotFound);
     }
@@ -188,14 +195,18 @@ pub async fn create(cx: &Cx) -> ApiResult<Response> {
             format!("Unknown user id(s): {}.", unknown.join(", ")),
         ));
     };
-    let chat = load_one(cx, me.user.id, chat_id).await?;
+    let chat = first(&created.page, me.user.id)?;
+    debug_assert_eq!(chat["id"], chat_id);
     http::json(if created.created { 201 } else { 200 }, &chat)
 }
 
 /// `GET /messages/api/chats/{id}/` — the chat with `members` and `admins`; 404 for non-members.
 pub async fn detail(cx: &Cx, chat_id: i64) -> ApiResult<Response> {
-    let (me, _) = auth::member(cx, chat_id).await?;
-    http::ok(&load_one(cx, me.user.id, chat_id).await?)
+    let (me, _, res) = auth::member_with(cx, chat_id, |s| {
+        Ok(chats::page_stmts(&cx.db, &Page::one(s.viewer(), chat_id))?.to_vec())
+    })
+    .await?;
+    http::ok(&first(&chats::page_data(&res)?, me.user.id)?)
 }
 
 /// `PUT/PATCH /messages/api/chats/{id}/` `{title}` — group admins; DM members only when
@@ -222,14 +233,15 @@ pub async fn update(cx: &Cx, chat_id: i64) -> ApiResult<Response> {
         );
     }
     input.finish()?;
-    let seq = chats::rename(
+    let (seq, data) = chats::rename(
         &cx.db,
         chat_id,
+        me.user.id,
         &title.unwrap_or_default(),
         &time::now_iso(),
     )
     .await?;
-    let view = load_one(cx, me.user.id, chat_id).await?;
+    let view = first(&data, me.user.id)?;
     realtime::publish(
         cx,
         chat_id,

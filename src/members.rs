@@ -10,13 +10,23 @@ use crate::realtime;
 use crate::storage::chats;
 use crate::time;
 
+/// Most members one call adds.
+const MAX_ADD: usize = 500;
+
 /// `POST /messages/api/chats/{id}/members/add/` `{user_ids}` — group admins only; unknown ids
 /// are a 400 and nothing is added; `added_count` counts only users who were not members.
 pub async fn add(cx: &Cx, chat_id: i64) -> ApiResult<Response> {
-    let (_, chat) = auth::member(cx, chat_id).await?;
-    let mut input = cx.json()?;
-    let ids = input.id_list("user_ids");
-    if ids.as_ref().is_some_and(|ids| ids.len() > 500) {
+    // Which of the ids exist and are members already is read with the authentication.
+    let mut input = cx.json();
+    let ids = input.as_mut().ok().and_then(|i| i.id_list("user_ids"));
+    let mut wanted = ids.clone().unwrap_or_default();
+    wanted.sort_unstable();
+    wanted.dedup();
+    wanted.truncate(MAX_ADD + 1);
+    let lookups = chats::candidate_stmts(&cx.db, chat_id, &wanted)?;
+    let (_, chat, found) = auth::member_with(cx, chat_id, |_| Ok(lookups)).await?;
+    let mut input = input?;
+    if ids.as_ref().is_some_and(|ids| ids.len() > MAX_ADD) {
         input.error("user_ids", "At most 500 members can be added at once.");
     }
     if chat.chat_type == "dm" {
@@ -27,10 +37,8 @@ pub async fn add(cx: &Cx, chat_id: i64) -> ApiResult<Response> {
         return Err(ApiError::Forbidden);
     }
     input.finish()?;
-    let mut ids = ids.unwrap_or_default();
-    ids.sort_unstable();
-    ids.dedup();
-    let (found, already) = chats::candidates(&cx.db, chat_id, &ids).await?;
+    let ids = wanted;
+    let (found, already) = chats::candidates(&found)?;
     let unknown: Vec<String> = ids
         .iter()
         .filter(|id| !found.contains(id))

@@ -4,7 +4,7 @@
 use std::collections::HashMap;
 
 use serde_json::{json, Value};
-use worker::Response;
+use worker::{D1PreparedStatement, D1Result, Response};
 
 use crate::auth;
 use crate::chats::page_number;
@@ -12,7 +12,6 @@ use crate::error::{ApiError, ApiResult};
 use crate::http::{self, Cx, Input};
 use crate::realtime;
 use crate::storage::messages::{self as store, Loaded, MessageAccess, MessageRow, Window};
-use crate::storage::{first_row, users};
 use crate::time;
 use crate::users::summary;
 
@@ -110,18 +109,30 @@ fn link(cx: &Cx, key: &str, value: i64) -> String {
 /// (`before=<oldest shown>`, `after=<newest shown>`), so they stay right while messages
 /// arrive; `page=N` offsets within the filter.
 pub async fn list(cx: &Cx, chat_id: i64) -> ApiResult<Response> {
-    auth::member(cx, chat_id).await?;
-    let (before, after) = (id_param(cx, "before")?, id_param(cx, "after")?);
-    let page = page_number(cx)?;
+    // The page is read in the round trip that authenticates (and used only if that passes);
+    // bad parameters are reported after authentication, as everywhere.
+    let params: ApiResult<_> = (|| {
+        Ok((
+            id_param(cx, "before")?,
+            id_param(cx, "after")?,
+            page_number(cx)?,
+        ))
+    })();
     let limit = cx.settings.messages_per_page as i64;
-    let window = Window {
+    let window = params.as_ref().ok().map(|&(before, after, page)| Window {
         before,
         after,
         ascending: after.is_some() && before.is_none(),
         limit,
         offset: (page - 1) * limit,
+    });
+    let reads = match &window {
+        Some(w) => store::page_stmts(&cx.db, chat_id, w)?,
+        None => vec![],
     };
-    let (loaded, bounds) = store::page(&cx.db, chat_id, &window).await?;
+    let (_, _, res) = auth::member_with(cx, chat_id, |_| Ok(reads)).await?;
+    let (_, _, page) = params?;
+    let (loaded, bounds) = store::page_data(&res)?;
     if page > 1 && loaded.messages.is_empty() {
         return Err(ApiError::NotFound);
     }
@@ -196,33 +207,29 @@ pub async fn send(cx: &Cx, chat_id: i64) -> ApiResult<Response> {
 
 /// The caller and a message of a chat they belong to, in one round trip (404 otherwise).
 pub async fn access(cx: &Cx, id: i64) -> ApiResult<(auth::Caller, MessageAccess)> {
-    let (token_hash, via_cookie) = auth::session(cx)?;
-    let now = time::now_iso();
-    let res = cx
-        .db
-        .batch(vec![
-            users::by_session_stmt(&cx.db, &token_hash, &now)?,
-            store::access_by_session(&cx.db, id, &token_hash, &now)?,
-        ])
-        .await?;
-    let user = first_row(&res[0])?.ok_or(ApiError::InvalidToken)?;
-    let message = first_row(&res[1])?.ok_or(ApiError::NotFound)?;
-    Ok((
-        auth::Caller {
-            user,
-            token_hash,
-            via_cookie,
-        },
-        message,
-    ))
+    let (caller, m, _) = access_with(cx, id, vec![]).await?;
+    Ok((caller, m))
 }
 
-/// `GET /messages/api/messages/{id}/` — one message of a chat the caller belongs to.
+/// `access`, with the handler's own reads in the same round trip (see `auth::authenticate_with`).
+async fn access_with(
+    cx: &Cx,
+    id: i64,
+    extra: Vec<D1PreparedStatement>,
+) -> ApiResult<(auth::Caller, MessageAccess, Vec<D1Result>)> {
+    auth::gated(cx, |s| {
+        let mut sts = vec![store::access_by_session(&cx.db, id, s.token_hash, s.now)?];
+        sts.extend(extra);
+        Ok(sts)
+    })
+    .await
+}
+
+/// `GET /messages/api/messages/{id}/` — one message of a chat the caller belongs to, read with
+/// its reactions and read pointers in the round trip that authenticates.
 pub async fn detail(cx: &Cx, id: i64) -> ApiResult<Response> {
-    let (_, m) = access(cx, id).await?;
-    http::ok(&render_one(
-        &store::load_one(&cx.db, m.message.chat_id, id).await?,
-    )?)
+    let (_, m, res) = access_with(cx, id, store::extras_stmts(&cx.db, id)?).await?;
+    http::ok(&render_one(&store::with_extras(m.message, &res)?)?)
 }
 
 /// `PUT/PATCH /messages/api/messages/{id}/` `{content}` — own, not deleted messages, when

@@ -70,8 +70,9 @@ fn seed() -> String {
         for seq in first..=5 {
             let _ = writeln!(
                 sql,
-                "INSERT INTO chat_events (chat_id, seq, type, user_id, data, created_at)
-                 VALUES ({chat}, {seq}, 'read_receipt', {}, '{{\"last_read_message_id\": {seq}}}', '{now}');",
+                // As storage/messages.rs::mark_read logs it: the new pointer in message_id.
+                "INSERT INTO chat_events (chat_id, seq, type, message_id, user_id, created_at)
+                 VALUES ({chat}, {seq}, 'read_receipt', {seq}, {}, '{now}');",
                 user(chat, 2)
             );
         }

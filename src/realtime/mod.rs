@@ -25,7 +25,6 @@ use worker::{Headers, Method, Request, RequestInit, Response, Stub};
 use crate::auth;
 use crate::error::{ApiError, ApiResult};
 use crate::http::{self, Cx};
-use crate::storage::rooms;
 use protocol::{RoomCall, SocketInfo};
 
 /// The chat's room (one Durable Object per chat id).
@@ -71,13 +70,10 @@ pub async fn disconnect(cx: &Cx, chat_id: i64, user_ids: Option<Vec<i64>>) {
 /// browsers send cookies on cross-site WebSocket handshakes), non-member → 404, not an
 /// upgrade → 426. The room replays events after `since`, then goes live.
 pub async fn connect(cx: &Cx, chat_id: i64) -> ApiResult<Response> {
-    let caller = auth::authenticate(cx).await?;
-    if caller.via_cookie {
+    if auth::session(cx)?.1 {
         auth::check_same_site(cx)?;
     }
-    if !rooms::is_member(&cx.db, chat_id, caller.user.id).await? {
-        return Err(ApiError::NotFound);
-    }
+    let (caller, _) = auth::member(cx, chat_id).await?;
     let is_upgrade = cx
         .header("Upgrade")
         .is_some_and(|u| u.trim().eq_ignore_ascii_case("websocket"));
@@ -125,10 +121,7 @@ pub async fn connect(cx: &Cx, chat_id: i64) -> ApiResult<Response> {
 /// a socket: members only (404), `is_typing` a boolean (400), then the room broadcasts it to
 /// the other members exactly as a socket `typing` frame.
 pub async fn typing(cx: &Cx, chat_id: i64) -> ApiResult<Response> {
-    let caller = auth::authenticate(cx).await?;
-    if !rooms::is_member(&cx.db, chat_id, caller.user.id).await? {
-        return Err(ApiError::NotFound);
-    }
+    let (caller, _) = auth::member(cx, chat_id).await?;
     let mut input = cx.json()?;
     let is_typing = input.opt_bool("is_typing");
     if is_typing.is_none() && !input.has("is_typing") {

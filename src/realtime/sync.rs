@@ -73,21 +73,15 @@ impl ChatRoom {
                 }
             };
             self.send_all(&ready, None);
-            let Some(c) = cursor else {
-                let n = self
-                    .mem
-                    .borrow()
-                    .order
-                    .next()
-                    .unwrap_or(bounds.last_seq + 1);
-                return Ok((out, n - 1));
-            };
             let n = self
                 .mem
                 .borrow()
                 .order
                 .next()
                 .unwrap_or(bounds.last_seq + 1);
+            let Some(c) = cursor else {
+                return Ok((out, n - 1));
+            };
             if bounds.oldest_seq > c + 1 && c < bounds.last_seq {
                 return Ok((vec![resync()], n - 1));
             }

@@ -2,12 +2,12 @@
 //! creation, rename, delete, adding and removing members.
 
 use serde::Deserialize;
-use worker::D1PreparedStatement;
+use worker::{D1PreparedStatement, D1Result};
 
 use super::events::{self, EventRef, NewEvent, PENDING};
 use super::messages::{MessageRow, MESSAGE_COLUMNS, MESSAGE_FROM};
 use super::users::UserRow;
-use super::{changes, first_row, rows, Arg, Db};
+use super::{changes, first_row, rows, Arg, Db, Viewer};
 use crate::args;
 use crate::error::ApiResult;
 
@@ -46,9 +46,9 @@ pub fn membership_by_session(
     )
 }
 
-/// Which chats a page shows: the caller's chats filtered by `filter_sql`.
+/// Which chats a page shows: the viewer's chats filtered by `filter_sql`.
 pub struct Page {
-    pub user_id: i64,
+    pub viewer: Viewer,
     pub filter_sql: String,
     pub filter_args: Vec<Arg>,
     pub limit: i64,
@@ -56,10 +56,10 @@ pub struct Page {
 }
 
 impl Page {
-    /// One chat of the caller's (detail).
-    pub fn one(user_id: i64, chat_id: i64) -> Page {
+    /// One chat of the viewer's (detail).
+    pub fn one(viewer: impl Into<Viewer>, chat_id: i64) -> Page {
         Page {
-            user_id,
+            viewer: viewer.into(),
             filter_sql: "c.id = ?".into(),
             filter_args: args![chat_id],
             limit: 1,
@@ -67,8 +67,8 @@ impl Page {
         }
     }
 
-    /// The caller's chats whose title or other members' names contain `search`.
-    pub fn list(user_id: i64, search: Option<&str>, limit: i64, offset: i64) -> Page {
+    /// The viewer's chats whose title or other members' names contain `search`.
+    pub fn list(viewer: impl Into<Viewer>, search: Option<&str>, limit: i64, offset: i64) -> Page {
         let (filter_sql, filter_args) = match search {
             None => ("1".to_string(), vec![]),
             Some(q) => {
@@ -85,7 +85,7 @@ impl Page {
             }
         };
         Page {
-            user_id,
+            viewer: viewer.into(),
             filter_sql,
             filter_args,
             limit,
@@ -95,22 +95,22 @@ impl Page {
 
     const FROM: &'static str = "chat_members me JOIN chats c ON c.id = me.chat_id";
 
-    fn where_args(&self) -> Vec<Arg> {
-        let mut a = args![self.user_id];
+    /// `me.user_id = <viewer> AND <filter>`, and its arguments.
+    fn where_sql(&self) -> (String, Vec<Arg>) {
+        let (viewer, mut a) = self.viewer.sql();
         a.extend(self.filter_args.iter().cloned());
-        a
+        (format!("me.user_id = {viewer} AND {}", self.filter_sql), a)
     }
 
     /// `SELECT c.id ...` of the page, and its arguments.
     fn ids(&self) -> (String, Vec<Arg>) {
-        let mut a = self.where_args();
+        let (where_sql, mut a) = self.where_sql();
         a.extend(args![self.limit, self.offset]);
         (
             format!(
-                "SELECT c.id FROM {} WHERE me.user_id = ? AND {}
+                "SELECT c.id FROM {} WHERE {where_sql}
                  ORDER BY c.last_activity_at DESC, c.id DESC LIMIT ? OFFSET ?",
                 Self::FROM,
-                self.filter_sql
             ),
             a,
         )
@@ -144,8 +144,16 @@ pub struct PageData {
 /// Loads a page: the chats with the caller's unread counts, all their members, each chat's
 /// newest non-deleted message, and the total count — four statements, one batch.
 pub async fn page(db: &Db, page: &Page) -> ApiResult<PageData> {
+    let res = db.batch(page_stmts(db, page)?.to_vec()).await?;
+    page_data(&res)
+}
+
+/// The four statements of `page`, to run in a batch with other work; `page_data` reads their
+/// results (the slice starting at the first of them).
+pub fn page_stmts(db: &Db, page: &Page) -> ApiResult<[D1PreparedStatement; 4]> {
     let (ids_sql, ids_args) = page.ids();
-    let mut chat_args = page.where_args();
+    let (where_sql, where_args) = page.where_sql();
+    let mut chat_args = where_args.clone();
     chat_args.extend(args![page.limit, page.offset]);
     let chats = db.stmt(
         &format!(
@@ -153,10 +161,9 @@ pub async fn page(db: &Db, page: &Page) -> ApiResult<PageData> {
                (SELECT COUNT(*) FROM messages x
                 WHERE x.chat_id = c.id AND x.id > me.last_read_message_id AND x.is_deleted = 0
                   AND (x.sender_id IS NULL OR x.sender_id != me.user_id)) AS unread_count
-             FROM {} WHERE me.user_id = ? AND {}
+             FROM {} WHERE {where_sql}
              ORDER BY c.last_activity_at DESC, c.id DESC LIMIT ? OFFSET ?",
             Page::FROM,
-            page.filter_sql
         ),
         chat_args,
     )?;
@@ -180,14 +187,14 @@ pub async fn page(db: &Db, page: &Page) -> ApiResult<PageData> {
         ids_args,
     )?;
     let count = db.stmt(
-        &format!(
-            "SELECT COUNT(*) AS n FROM {} WHERE me.user_id = ? AND {}",
-            Page::FROM,
-            page.filter_sql
-        ),
-        page.where_args(),
+        &format!("SELECT COUNT(*) AS n FROM {} WHERE {where_sql}", Page::FROM,),
+        where_args,
     )?;
-    let res = db.batch(vec![chats, members, last, count]).await?;
+    Ok([chats, members, last, count])
+}
+
+/// Reads the results of `page_stmts`.
+pub fn page_data(res: &[D1Result]) -> ApiResult<PageData> {
     #[derive(Deserialize)]
     struct Count {
         n: i64,
@@ -207,10 +214,13 @@ pub struct Created {
     pub created: bool,
     /// Requested member ids that are not active users (nothing was written then).
     pub found_ids: Vec<i64>,
+    /// The chat as its creator sees it (empty when `chat_id` is `None`).
+    pub page: PageData,
 }
 
-/// Creates a group or gets-or-creates a DM, in one transaction. Nothing is written unless every
-/// requested member exists. `others` excludes the creator and has no duplicates.
+/// Creates a group or gets-or-creates a DM, in one transaction that also reads the chat back
+/// as the creator sees it. Nothing is written unless every requested member exists. `others`
+/// excludes the creator and has no duplicates.
 pub async fn create(
     db: &Db,
     creator: i64,
@@ -279,10 +289,17 @@ pub async fn create(
     )?;
     let mut id_args = vec![];
     target_args(&mut id_args);
-    let chat_id = db.stmt(&format!("SELECT {target} AS id"), id_args)?;
-    let res = db
-        .batch(vec![found, insert_chat, insert_members, chat_id])
-        .await?;
+    let chat_id = db.stmt(&format!("SELECT {target} AS id"), id_args.clone())?;
+    let view = Page {
+        viewer: Viewer::User(creator),
+        filter_sql: format!("c.id = {target}"),
+        filter_args: id_args,
+        limit: 1,
+        offset: 0,
+    };
+    let mut sts = vec![found, insert_chat, insert_members, chat_id];
+    sts.extend(page_stmts(db, &view)?);
+    let res = db.batch(sts).await?;
     #[derive(Deserialize)]
     struct Id {
         id: Option<i64>,
@@ -299,18 +316,26 @@ pub async fn create(
             None
         },
         found_ids,
+        page: page_data(&res[4..])?,
     })
 }
 
-/// Renames a chat and logs `chat_updated`; returns the event's seq.
-pub async fn rename(db: &Db, chat_id: i64, title: &str, now: &str) -> ApiResult<i64> {
+/// Renames a chat and logs `chat_updated` (naming who renamed it, whose view of the chat the
+/// event carries); returns the event's seq and the chat as `by` sees it, in one batch.
+pub async fn rename(
+    db: &Db,
+    chat_id: i64,
+    by: i64,
+    title: &str,
+    now: &str,
+) -> ApiResult<(i64, PageData)> {
     let mut sts = events::append(
         db,
         chat_id,
         NewEvent {
             kind: "chat_updated",
             message: EventRef::None,
-            user_id: None,
+            user_id: Some(by),
             data: None,
         },
         None,
@@ -321,8 +346,10 @@ pub async fn rename(db: &Db, chat_id: i64, title: &str, now: &str) -> ApiResult<
         args![title, now, chat_id],
     )?);
     sts.push(db.stmt("SELECT last_seq FROM chats WHERE id = ?", args![chat_id])?);
+    let seq_at = sts.len() - 1;
+    sts.extend(page_stmts(db, &Page::one(by, chat_id))?);
     let res = db.batch(sts).await?;
-    last_seq(&res[res.len() - 1])
+    Ok((last_seq(&res[seq_at])?, page_data(&res[seq_at + 1..])?))
 }
 
 fn last_seq(res: &worker::D1Result) -> ApiResult<i64> {
@@ -344,26 +371,29 @@ pub async fn delete(db: &Db, chat_id: i64) -> ApiResult<i64> {
     Ok(last_seq(&res[0])? + 1)
 }
 
-/// Active users among `ids`, and which of them already belong to the chat.
-pub async fn candidates(db: &Db, chat_id: i64, ids: &[i64]) -> ApiResult<(Vec<i64>, Vec<i64>)> {
+/// The two reads of `candidates`: active users among `ids`, and which of them already belong
+/// to the chat (to batch with authentication).
+pub fn candidate_stmts(db: &Db, chat_id: i64, ids: &[i64]) -> ApiResult<Vec<D1PreparedStatement>> {
     let ids_json = serde_json::to_string(ids)?;
+    Ok(vec![
+        db.stmt(
+            "SELECT id FROM users WHERE is_active = 1 AND id IN (SELECT value FROM json_each(?))",
+            args![ids_json.as_str()],
+        )?,
+        db.stmt(
+            "SELECT user_id AS id FROM chat_members
+             WHERE chat_id = ? AND user_id IN (SELECT value FROM json_each(?))",
+            args![chat_id, ids_json.as_str()],
+        )?,
+    ])
+}
+
+/// Reads the results of `candidate_stmts`: (active users, already members).
+pub fn candidates(res: &[D1Result]) -> ApiResult<(Vec<i64>, Vec<i64>)> {
     #[derive(Deserialize)]
     struct Id {
         id: i64,
     }
-    let res = db
-        .batch(vec![
-            db.stmt(
-                "SELECT id FROM users WHERE is_active = 1 AND id IN (SELECT value FROM json_each(?))",
-                args![ids_json.as_str()],
-            )?,
-            db.stmt(
-                "SELECT user_id AS id FROM chat_members
-                 WHERE chat_id = ? AND user_id IN (SELECT value FROM json_each(?))",
-                args![chat_id, ids_json.as_str()],
-            )?,
-        ])
-        .await?;
     let ids = |r| -> ApiResult<Vec<i64>> { Ok(rows::<Id>(r)?.into_iter().map(|i| i.id).collect()) };
     Ok((ids(&res[0])?, ids(&res[1])?))
 }

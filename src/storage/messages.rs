@@ -71,10 +71,11 @@ pub struct Loaded {
     pub pointers: Vec<PointerRow>,
 }
 
-/// The two statements loading reactions (of the messages `ids_sql` selects) and pointers.
+/// The two statements loading reactions (of the messages `ids_sql` selects) and the read
+/// pointers of the chat `chat_sql` names.
 fn extras(
     db: &Db,
-    chat_id: i64,
+    (chat_sql, chat_args): (&str, Vec<Arg>),
     ids_sql: &str,
     ids_args: Vec<Arg>,
 ) -> ApiResult<[D1PreparedStatement; 2]> {
@@ -87,8 +88,10 @@ fn extras(
             ids_args,
         )?,
         db.stmt(
-            "SELECT user_id, last_read_message_id FROM chat_members WHERE chat_id = ?",
-            args![chat_id],
+            &format!(
+                "SELECT user_id, last_read_message_id FROM chat_members WHERE chat_id = {chat_sql}"
+            ),
+            chat_args,
         )?,
     ])
 }
@@ -119,8 +122,9 @@ pub struct Bounds {
     pub max_id: Option<i64>,
 }
 
-/// A page of a chat's messages with reactions, pointers and the chat's bounds: one batch.
-pub async fn page(db: &Db, chat_id: i64, w: &Window) -> ApiResult<(Loaded, Bounds)> {
+/// The statements loading a page of a chat's messages with reactions, pointers and the chat's
+/// bounds, to batch with authentication; `page_data` reads their results.
+pub fn page_stmts(db: &Db, chat_id: i64, w: &Window) -> ApiResult<Vec<D1PreparedStatement>> {
     let order = if w.ascending { "ASC" } else { "DESC" };
     let ids_sql = format!(
         "SELECT id FROM messages WHERE chat_id = ? AND id < COALESCE(?, 9007199254740991)
@@ -134,19 +138,23 @@ pub async fn page(db: &Db, chat_id: i64, w: &Window) -> ApiResult<(Loaded, Bound
         ),
         ids_args.clone(),
     )?;
-    let [reactions, pointers] = extras(db, chat_id, &ids_sql, ids_args)?;
+    let [reactions, pointers] = extras(db, ("?", args![chat_id]), &ids_sql, ids_args)?;
     let bounds = db.stmt(
         "SELECT COUNT(*) AS count, MIN(id) AS min_id, MAX(id) AS max_id FROM messages
          WHERE chat_id = ?",
         args![chat_id],
     )?;
-    let res = db.batch(vec![msgs, reactions, pointers, bounds]).await?;
+    Ok(vec![msgs, reactions, pointers, bounds])
+}
+
+/// Reads the results of `page_stmts`.
+pub fn page_data(res: &[D1Result]) -> ApiResult<(Loaded, Bounds)> {
     let bounds = first_row(&res[3])?.unwrap_or(Bounds {
         count: 0,
         min_id: None,
         max_id: None,
     });
-    Ok((loaded(&res, 0)?, bounds))
+    Ok((loaded(res, 0)?, bounds))
 }
 
 /// A message the caller may see, with its chat's type, found through the caller's session.
@@ -186,7 +194,7 @@ pub fn access_by_session(
 
 /// One message with reactions and pointers (after a change).
 fn one_stmts(db: &Db, chat_id: i64, id: i64) -> ApiResult<Vec<D1PreparedStatement>> {
-    let [reactions, pointers] = extras(db, chat_id, "?", args![id])?;
+    let [reactions, pointers] = extras(db, ("?", args![chat_id]), "?", args![id])?;
     Ok(vec![
         db.stmt(
             &format!("SELECT {MESSAGE_COLUMNS} FROM {MESSAGE_FROM} WHERE msg.id = ?"),
@@ -197,9 +205,36 @@ fn one_stmts(db: &Db, chat_id: i64, id: i64) -> ApiResult<Vec<D1PreparedStatemen
     ])
 }
 
-/// Loads one message for rendering.
-pub async fn load_one(db: &Db, chat_id: i64, id: i64) -> ApiResult<Loaded> {
-    let res = db.batch(one_stmts(db, chat_id, id)?).await?;
+/// The reactions and read pointers rendering message `id` needs, to batch with authentication
+/// (`access_by_session`); `with_extras` puts the message and their results together.
+pub fn extras_stmts(db: &Db, id: i64) -> ApiResult<Vec<D1PreparedStatement>> {
+    let chat = ("(SELECT chat_id FROM messages WHERE id = ?)", args![id]);
+    Ok(extras(db, chat, "?", args![id])?.to_vec())
+}
+
+/// The statements `extras_stmts` feeds, with the pointers of the message's chat.
+pub fn with_extras(message: MessageRow, res: &[D1Result]) -> ApiResult<Loaded> {
+    Ok(Loaded {
+        messages: vec![message],
+        reactions: rows(&res[0])?,
+        pointers: rows(&res[1])?,
+    })
+}
+
+/// Messages `ids` of the chat with reactions and pointers, in one batch (replayed events).
+pub async fn load_many(db: &Db, chat_id: i64, ids: &[i64]) -> ApiResult<Loaded> {
+    let ids_json = serde_json::to_string(ids)?;
+    let ids_sql = "SELECT value FROM json_each(?)";
+    let msgs = db.stmt(
+        &format!(
+            "SELECT {MESSAGE_COLUMNS} FROM {MESSAGE_FROM}
+             WHERE msg.chat_id = ? AND msg.id IN ({ids_sql}) ORDER BY msg.id DESC"
+        ),
+        args![chat_id, ids_json.as_str()],
+    )?;
+    let [reactions, pointers] =
+        extras(db, ("?", args![chat_id]), ids_sql, args![ids_json.as_str()])?;
+    let res = db.batch(vec![msgs, reactions, pointers]).await?;
     loaded(&res, 0)
 }
 
@@ -264,7 +299,7 @@ pub async fn send(
         &format!("SELECT {MESSAGE_COLUMNS} FROM {MESSAGE_FROM} WHERE msg.id IN ({target})"),
         target_args.clone(),
     )?);
-    sts.extend(extras(db, chat_id, target, target_args)?);
+    sts.extend(extras(db, ("?", args![chat_id]), target, target_args)?);
     let at = sts.len() - 3;
     let res = db.batch(sts).await?;
     Ok((loaded(&res, at)?, changes(&res[1]) > 0))

@@ -139,6 +139,37 @@ impl Db {
     }
 }
 
+/// Who is asking, for statements that depend on it (whose chats, whom to leave out).
+#[derive(Clone)]
+pub enum Viewer {
+    User(i64),
+    /// The holder of a live session, resolved in SQL, so a read can run in the round trip that
+    /// authenticates (an unknown session reads nothing).
+    Session {
+        token_hash: String,
+        now: String,
+    },
+}
+
+impl Viewer {
+    /// SQL for the viewer's user id, and its arguments.
+    pub fn sql(&self) -> (&'static str, Vec<Arg>) {
+        match self {
+            Viewer::User(id) => ("?", args![*id]),
+            Viewer::Session { token_hash, now } => (
+                "(SELECT user_id FROM sessions WHERE token_hash = ? AND expires_at > ?)",
+                args![token_hash.as_str(), now.as_str()],
+            ),
+        }
+    }
+}
+
+impl From<i64> for Viewer {
+    fn from(id: i64) -> Self {
+        Viewer::User(id)
+    }
+}
+
 /// Rows of one statement's result.
 pub fn rows<T: DeserializeOwned>(res: &D1Result) -> ApiResult<Vec<T>> {
     Ok(res.results::<T>()?)

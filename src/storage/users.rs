@@ -3,7 +3,7 @@
 use serde::Deserialize;
 use worker::D1PreparedStatement;
 
-use super::{first_row, Db};
+use super::{first_row, Db, Viewer};
 use crate::args;
 use crate::error::ApiResult;
 
@@ -20,25 +20,10 @@ pub struct UserRow {
 /// What login needs: the row and its password hash.
 #[derive(Debug, Deserialize)]
 pub struct LoginRow {
-    pub id: i64,
-    pub username: String,
-    pub email: String,
-    pub first_name: String,
-    pub last_name: String,
+    #[serde(flatten)]
+    pub user: UserRow,
     pub password: String,
     pub is_active: i64,
-}
-
-impl LoginRow {
-    pub fn user(&self) -> UserRow {
-        UserRow {
-            id: self.id,
-            username: self.username.clone(),
-            email: self.email.clone(),
-            first_name: self.first_name.clone(),
-            last_name: self.last_name.clone(),
-        }
-    }
 }
 
 pub const USER_COLUMNS: &str = "u.id, u.username, u.email, u.first_name, u.last_name";
@@ -197,15 +182,23 @@ pub async fn delete_session(db: &Db, token_hash: &str) -> ApiResult<()> {
 /// User search: `q` (lowercased) anywhere in username, first/last name or email; active users
 /// other than the caller; exact username matches first, then by username; at most `limit`.
 /// `instr`, not `LIKE`: D1 refuses LIKE patterns over 50 bytes, and `q` may be 150 characters.
-pub async fn search(db: &Db, q_lower: &str, exclude: i64, limit: u32) -> ApiResult<Vec<UserRow>> {
-    db.all(db.stmt(
+pub fn search_stmt(
+    db: &Db,
+    q_lower: &str,
+    exclude: &Viewer,
+    limit: u32,
+) -> ApiResult<D1PreparedStatement> {
+    let (exclude_sql, exclude_args) = exclude.sql();
+    let mut a = args![q_lower];
+    a.extend(exclude_args);
+    a.extend(args![q_lower, limit as i64]);
+    db.stmt(
         &format!(
             "SELECT {USER_COLUMNS} FROM users u
-             WHERE instr(u.search_text, ?) > 0 AND u.id != ? AND u.is_active = 1
+             WHERE instr(u.search_text, ?) > 0 AND u.id != {exclude_sql} AND u.is_active = 1
              ORDER BY (u.username_lower = ?) DESC, u.username_lower
              LIMIT ?"
         ),
-        args![q_lower, exclude, q_lower, limit as i64],
-    )?)
-    .await
+        a,
+    )
 }
