@@ -29,7 +29,7 @@ FUZZ_VENV := target/fuzz-venv
 FUZZ_TIME ?= 300
 
 WRANGLER := wrangler
-SOURCES := $(shell find src -name '*.rs') Cargo.toml Cargo.lock
+SOURCES := $(shell find src -name '*.rs') Cargo.toml Cargo.lock openapi.json
 
 .PHONY: help tools build dev test lint unit integration schema-local deploy-dry-run clean \
 	fuzz-tools fuzz fuzz-short
@@ -90,9 +90,9 @@ fuzz-tools:
 fuzz: tools build fuzz-tools
 	$(FUZZ_VENV)/bin/python fuzz/run.py --max-examples 200 --max-time $(FUZZ_TIME) --timeout $$(( $(FUZZ_TIME) + 600 ))
 
-## fuzz-short: the same with a fixed seed and few cases per operation (~1 min); part of `make test`.
+## fuzz-short: the same with a fixed seed and fewer cases (~1 min); part of `make test`.
 fuzz-short: tools build fuzz-tools
-	$(FUZZ_VENV)/bin/python fuzz/run.py --seed 1 --max-examples 25 --timeout 300
+	$(FUZZ_VENV)/bin/python fuzz/run.py --seed 1 --max-examples 75 --timeout 300
 
 deploy-dry-run: tools build
 	$(WRANGLER) deploy --dry-run --outdir target/deploy-dry-run
