@@ -64,6 +64,15 @@ async fn every_endpoint_makes_at_most_two_sequential_d1_round_trips() {
     let api = "/messages/api";
     let (b, c) = (app.user("rtb").await, app.user("rtc").await);
 
+    w.call(
+        "GET schema (anonymous, from memory)",
+        M::GET,
+        &format!("{api}/schema/"),
+        None,
+        None,
+        200,
+    )
+    .await;
     w.call("GET /healthz", M::GET, "/healthz", None, None, 200)
         .await;
     let name = common::unique("rta");
