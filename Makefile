@@ -1,6 +1,7 @@
 # Edge Messaging — the front door.
 #   make dev    install what is missing, build, apply the schema locally, serve on 127.0.0.1:$(PORT)
 #   make test   install what is missing, then fmt, clippy, unit and integration tests
+#   make bench  install what is missing, then measure REST, WebSocket fan-out and bundle size
 # Every install step checks what is already there, so repeat runs are quick.
 
 SHELL := /bin/bash
@@ -24,11 +25,12 @@ export CI ?= true
 WRANGLER := wrangler
 SOURCES := $(shell find src -name '*.rs') Cargo.toml Cargo.lock
 
-.PHONY: help tools build dev test lint unit integration schema-local deploy-dry-run clean
+.PHONY: help tools build dev test lint unit integration schema-local deploy-dry-run bench clean
 
 help:
 	@echo "make dev    # run the worker locally on http://127.0.0.1:$(PORT) (state in $(STATE)/)"
 	@echo "make test   # fmt, clippy, unit tests and integration tests against a local worker"
+	@echo "make bench  # REST throughput, WebSocket fan-out and bundle size (bench/README.md)"
 
 ## tools: the wasm target, worker-build, the wasm-bindgen CLI, Node 22 and wrangler (from npm).
 tools: node_modules/.installed
@@ -74,5 +76,13 @@ integration: build
 deploy-dry-run: tools build
 	$(WRANGLER) deploy --dry-run --outdir target/deploy-dry-run
 
+## bench: one bounded run against its own local worker (state in target/bench-state/); prints
+## the table. Settings: BENCH_* variables (bench/README.md). Exit 1 on a lost delivery or error.
+BENCH_TIMEOUT ?= 20m
+bench: tools build
+	rm -rf target/bench-state
+	cargo bench --bench edge --no-run
+	timeout --signal=INT --kill-after=30s $(BENCH_TIMEOUT) cargo bench --bench edge
+
 clean:
-	rm -rf build target/test-state $(STATE)
+	rm -rf build target/test-state target/bench-state $(STATE)
