@@ -14,6 +14,7 @@ use tokio::sync::{watch, Semaphore};
 use tokio_tungstenite::tungstenite::Message;
 
 use crate::common::{App, Ws};
+use crate::cpu::Cpu;
 use crate::seed;
 use crate::stats::Samples;
 
@@ -34,10 +35,14 @@ pub struct FanOut {
     /// Frames whose seq was not the previous frame's + 1 on that socket.
     pub out_of_order: u64,
     pub send_errors: u64,
+    /// Messages sent.
+    pub sent: usize,
     /// First POST start to last delivery.
     pub elapsed: Duration,
     pub latency: Samples,
     pub post_latency: Samples,
+    /// CPU time the worker's processes used from the first send to the last delivery.
+    pub cpu: Cpu,
 }
 
 impl FanOut {
@@ -47,6 +52,16 @@ impl FanOut {
 
     pub fn delivered_per_sec(&self) -> f64 {
         self.delivered as f64 / self.elapsed.as_secs_f64()
+    }
+
+    /// CPU milliseconds per message sent (the POST and its fan-out): (worker runtime,
+    /// wrangler's proxy).
+    pub fn cpu_ms_per_message(&self) -> (f64, f64) {
+        let n = self.sent.max(1) as f64;
+        (
+            self.cpu.runtime.as_secs_f64() * 1000.0 / n,
+            self.cpu.proxy.as_secs_f64() * 1000.0 / n,
+        )
     }
 
     pub fn clean(&self) -> bool {
@@ -145,7 +160,13 @@ async fn connect_all(app: &App, receivers: usize) -> Vec<Ws> {
 
 /// One run: connect, send, account for every delivery, close. Bounded by `timeout` from the
 /// first send.
-pub async fn run(app: &App, receivers: usize, messages: usize, timeout: Duration) -> FanOut {
+pub async fn run(
+    app: &App,
+    port: u16,
+    receivers: usize,
+    messages: usize,
+    timeout: Duration,
+) -> FanOut {
     let t0 = Instant::now();
     let sockets = connect_all(app, receivers).await;
     let connect = t0.elapsed();
@@ -168,6 +189,7 @@ pub async fn run(app: &App, receivers: usize, messages: usize, timeout: Duration
     let chat = seed::fanout_chat(receivers);
     let sender = seed::token(seed::fanout_user(0));
     let path = format!("/messages/api/chats/{chat}/messages/");
+    let cpu = Cpu::now(port);
     let start = Instant::now();
     let deadline = start + timeout;
     let mut sent_at = Vec::with_capacity(messages);
@@ -196,6 +218,7 @@ pub async fn run(app: &App, receivers: usize, messages: usize, timeout: Duration
     while delivered.load(Ordering::Relaxed) < expected && Instant::now() < deadline {
         tokio::time::sleep(Duration::from_millis(5)).await;
     }
+    let cpu = Cpu::now(port).since(cpu);
     tokio::time::sleep(GRACE).await;
     let _ = stop_tx.send(true);
 
@@ -210,6 +233,8 @@ pub async fn run(app: &App, receivers: usize, messages: usize, timeout: Duration
         elapsed: Duration::ZERO,
         latency: Samples::default(),
         post_latency,
+        sent: sent_at.len(),
+        cpu,
     };
     let mut last = start;
     for l in listeners {

@@ -10,6 +10,7 @@
 mod common;
 
 mod bundle;
+mod cpu;
 mod fanout;
 mod rest;
 mod seed;
@@ -46,12 +47,14 @@ fn env_or<T: std::str::FromStr>(name: &str, default: T) -> T {
 impl Config {
     fn from_env() -> Config {
         let receivers = std::env::var("BENCH_RECEIVERS").unwrap_or_else(|_| "10,100,500".into());
+        // BENCH_ROUNDS=0 skips the REST phases, BENCH_RECEIVERS= (empty) the fan-out.
         Config {
             concurrency: env_or("BENCH_CONCURRENCY", 10),
             seconds: env_or("BENCH_SECONDS", 5.0),
             rounds: env_or("BENCH_ROUNDS", 2),
             receivers: receivers
                 .split(',')
+                .filter(|r| !r.trim().is_empty())
                 .map(|r| r.trim().parse().expect("BENCH_RECEIVERS: numbers"))
                 .collect(),
             messages: env_or("BENCH_MESSAGES", 100),
@@ -161,13 +164,13 @@ fn print_rest(cfg: &Config, eps: &[Endpoint], results: &mut [Measured]) {
         "\n### REST: {} clients in a closed loop, {} round(s) of {} s per endpoint, interleaved\n",
         cfg.concurrency, cfg.rounds, cfg.seconds
     );
-    println!("| endpoint | requests | req/s | p50 ms | p99 ms | vs /healthz | D1 round trips | D1 ms | errors |");
-    println!("|---|---:|---:|---:|---:|---:|---:|---:|---:|");
+    println!("| endpoint | requests | req/s | p50 ms | p99 ms | vs /healthz | D1 round trips | D1 ms | CPU ms worker + proxy | errors |");
+    println!("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
     let base = results[0].rps();
     for (ep, m) in eps.iter().zip(results.iter_mut()) {
         let timed = m.timed.max(1) as f64;
         println!(
-            "| `{}` | {} | {:.0} | {} | {} | {:.0} % | {:.2} | {:.2} | {} |",
+            "| `{}` | {} | {:.0} | {} | {} | {:.0} % | {:.2} | {:.2} | {:.2} + {:.2} | {} |",
             ep.label,
             m.ok,
             m.rps(),
@@ -176,6 +179,8 @@ fn print_rest(cfg: &Config, eps: &[Endpoint], results: &mut [Measured]) {
             100.0 * m.rps() / base,
             m.d1_trips / timed,
             m.d1_ms / timed,
+            m.cpu_ms_per_request().0,
+            m.cpu_ms_per_request().1,
             m.errors
         );
     }
@@ -186,11 +191,11 @@ fn print_fanout(cfg: &Config, runs: &mut [fanout::FanOut]) {
         "\n### WebSocket fan-out: one group chat, one member sends {} messages by REST, one after another\n",
         cfg.messages
     );
-    println!("| receivers | connect s | delivered / expected | lost | duplicated | out of order | deliveries/s | p50 ms | p99 ms | POST p50 ms |");
-    println!("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
+    println!("| receivers | connect s | delivered / expected | lost | duplicated | out of order | deliveries/s | p50 ms | p99 ms | POST p50 ms | CPU ms/msg worker + proxy |");
+    println!("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
     for f in runs.iter_mut() {
         println!(
-            "| {} | {:.1} | {} / {} | {} | {} | {} | {:.0} | {} | {} | {} |",
+            "| {} | {:.1} | {} / {} | {} | {} | {} | {:.0} | {} | {} | {} | {:.2} + {:.2} |",
             f.receivers,
             f.connect.as_secs_f64(),
             f.delivered,
@@ -202,6 +207,8 @@ fn print_fanout(cfg: &Config, runs: &mut [fanout::FanOut]) {
             ms(f.latency.quantile_ms(0.50)),
             ms(f.latency.quantile_ms(0.99)),
             ms(f.post_latency.quantile_ms(0.50)),
+            f.cpu_ms_per_message().0,
+            f.cpu_ms_per_message().1,
         );
     }
 }
@@ -253,13 +260,21 @@ async fn main() {
     let eps = endpoints();
     let mut results: Vec<Measured> = eps.iter().map(|_| Measured::default()).collect();
     for ep in &eps {
-        rest::warm_up(&app.http, &app.base, ep).await;
+        rest::warm_up(&app.http, &app.base, worker.port, ep).await;
     }
     let phase = Duration::from_secs_f64(cfg.seconds);
     for round in 1..=cfg.rounds {
         for (ep, total) in eps.iter().zip(results.iter_mut()) {
             eprintln!("bench: round {round}: {} ...", ep.label);
-            let m = rest::run(&app.http, &app.base, ep, cfg.concurrency, phase).await;
+            let m = rest::run(
+                &app.http,
+                &app.base,
+                worker.port,
+                ep,
+                cfg.concurrency,
+                phase,
+            )
+            .await;
             total.merge(m);
         }
     }
@@ -270,13 +285,17 @@ async fn main() {
             "bench: fan-out to {r} sockets, {} messages ...",
             cfg.messages
         );
-        runs.push(fanout::run(&app, r, cfg.messages, cfg.fanout_timeout).await);
+        runs.push(fanout::run(&app, worker.port, r, cfg.messages, cfg.fanout_timeout).await);
         // Let the room process the closing sockets before the next phase.
         tokio::time::sleep(Duration::from_secs(2)).await;
     }
 
-    print_rest(&cfg, &eps, &mut results);
-    print_fanout(&cfg, &mut runs);
+    if cfg.rounds > 0 {
+        print_rest(&cfg, &eps, &mut results);
+    }
+    if !runs.is_empty() {
+        print_fanout(&cfg, &mut runs);
+    }
     println!("\n### Bundle (`wrangler deploy --dry-run`)\n");
     println!("| total upload | gzip | of which wasm |");
     println!("|---:|---:|---:|");
@@ -290,7 +309,8 @@ async fn main() {
 
     println!("\n### Targets\n");
     let base = results[0].rps();
-    for (ep, m) in eps.iter().zip(&results).skip(1).take(2) {
+    let measured = if cfg.rounds > 0 { 2 } else { 0 };
+    for (ep, m) in eps.iter().zip(&results).skip(1).take(measured) {
         let ratio = m.rps() / base;
         println!(
             "- `{}` ≥ 50 % of `/healthz` req/s: {} ({:.0} %)",

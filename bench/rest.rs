@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 use reqwest::Method;
 use serde_json::json;
 
+use crate::cpu::Cpu;
 use crate::stats::Samples;
 
 /// One endpoint under load.
@@ -35,6 +36,8 @@ pub struct Measured {
     pub d1_ms: f64,
     /// Answers that carried a Server-Timing header.
     pub timed: u64,
+    /// CPU time the worker's processes used during the phase.
+    pub cpu: Cpu,
 }
 
 impl Measured {
@@ -47,10 +50,20 @@ impl Measured {
         self.d1_trips += other.d1_trips;
         self.d1_ms += other.d1_ms;
         self.timed += other.timed;
+        self.cpu += other.cpu;
     }
 
     pub fn rps(&self) -> f64 {
         self.ok as f64 / self.elapsed.as_secs_f64()
+    }
+
+    /// CPU milliseconds per request: (worker runtime, wrangler's proxy).
+    pub fn cpu_ms_per_request(&self) -> (f64, f64) {
+        let n = (self.ok + self.errors).max(1) as f64;
+        (
+            self.cpu.runtime.as_secs_f64() * 1000.0 / n,
+            self.cpu.proxy.as_secs_f64() * 1000.0 / n,
+        )
     }
 }
 
@@ -78,10 +91,12 @@ static SENT: AtomicU64 = AtomicU64::new(0);
 pub async fn run(
     http: &reqwest::Client,
     base: &str,
+    port: u16,
     ep: &Endpoint,
     concurrency: usize,
     duration: Duration,
 ) -> Measured {
+    let cpu = Cpu::now(port);
     let start = Instant::now();
     let deadline = start + duration;
     let mut tasks = Vec::new();
@@ -145,14 +160,15 @@ pub async fn run(
         total.merge(t.await.expect("load task"));
     }
     total.elapsed = start.elapsed();
+    total.cpu = Cpu::now(port).since(cpu);
     total
 }
 
 /// A few sequential requests so the isolate, D1 and connections are warm before measuring.
-pub async fn warm_up(http: &reqwest::Client, base: &str, ep: &Endpoint) {
+pub async fn warm_up(http: &reqwest::Client, base: &str, port: u16, ep: &Endpoint) {
     let mut w = ep.clone();
     w.label = "warm-up";
-    let m = run(http, base, &w, 2, Duration::from_millis(500)).await;
+    let m = run(http, base, port, &w, 2, Duration::from_millis(500)).await;
     if m.errors > 0 {
         panic!(
             "warm-up of {} failed: {}",
