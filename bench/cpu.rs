@@ -1,6 +1,6 @@
-//! CPU time used by the local worker's `workerd` processes (Linux `/proc`), so each phase can
-//! report the worker's CPU per request: unlike wall time, it barely moves when other programs
-//! share the machine.
+//! CPU time used by the local worker's `workerd` processes and by the benchmark client itself
+//! (Linux `/proc`), so each phase can report CPU per request: unlike wall time, it barely moves
+//! when other programs share the machine.
 
 use std::collections::HashMap;
 use std::time::Duration;
@@ -32,11 +32,13 @@ fn processes() -> Vec<(u32, u32, String, u64)> {
 
 /// CPU time so far of the `workerd` processes descended from this process: the runtime that
 /// runs the worker, its Durable Objects and local D1, and wrangler's proxy in front of it (the
-/// one listening on the worker's public `port`; absent in production). Zero without `/proc`.
+/// one listening on the worker's public `port`; absent in production), and this client's own.
+/// Zero without `/proc`.
 #[derive(Clone, Copy, Default)]
 pub struct Cpu {
     pub runtime: Duration,
     pub proxy: Duration,
+    pub client: Duration,
 }
 
 impl Cpu {
@@ -57,11 +59,15 @@ impl Cpu {
             false
         };
         let entry = format!("entry=127.0.0.1:{port}\0");
+        let ticks = |t: u64| Duration::from_millis(t * 1000 / TICKS_PER_SEC);
         let mut cpu = Cpu::default();
+        if let Some(me) = procs.iter().find(|p| p.0 == me) {
+            cpu.client = ticks(me.3);
+        }
         for p in procs.iter().filter(|p| p.2 == "workerd" && ours(p.0)) {
             let cmdline =
                 std::fs::read_to_string(format!("/proc/{}/cmdline", p.0)).unwrap_or_default();
-            let t = Duration::from_millis(p.3 * 1000 / TICKS_PER_SEC);
+            let t = ticks(p.3);
             if cmdline.contains(&entry) {
                 cpu.proxy += t;
             } else {
@@ -71,11 +77,18 @@ impl Cpu {
         cpu
     }
 
+    /// Milliseconds per unit of `n`: (worker runtime, proxy, client).
+    pub fn per(&self, n: u64) -> (f64, f64, f64) {
+        let ms = |d: Duration| d.as_secs_f64() * 1000.0 / n.max(1) as f64;
+        (ms(self.runtime), ms(self.proxy), ms(self.client))
+    }
+
     /// CPU used since `earlier`.
     pub fn since(self, earlier: Cpu) -> Cpu {
         Cpu {
             runtime: self.runtime.saturating_sub(earlier.runtime),
             proxy: self.proxy.saturating_sub(earlier.proxy),
+            client: self.client.saturating_sub(earlier.client),
         }
     }
 }
@@ -84,5 +97,6 @@ impl std::ops::AddAssign for Cpu {
     fn add_assign(&mut self, o: Cpu) {
         self.runtime += o.runtime;
         self.proxy += o.proxy;
+        self.client += o.client;
     }
 }

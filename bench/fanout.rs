@@ -55,13 +55,9 @@ impl FanOut {
     }
 
     /// CPU milliseconds per message sent (the POST and its fan-out): (worker runtime,
-    /// wrangler's proxy).
-    pub fn cpu_ms_per_message(&self) -> (f64, f64) {
-        let n = self.sent.max(1) as f64;
-        (
-            self.cpu.runtime.as_secs_f64() * 1000.0 / n,
-            self.cpu.proxy.as_secs_f64() * 1000.0 / n,
-        )
+    /// wrangler's proxy, client).
+    pub fn cpu_ms_per_message(&self) -> (f64, f64, f64) {
+        self.cpu.per(self.sent as u64)
     }
 
     pub fn clean(&self) -> bool {

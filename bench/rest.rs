@@ -36,7 +36,7 @@ pub struct Measured {
     pub d1_ms: f64,
     /// Answers that carried a Server-Timing header.
     pub timed: u64,
-    /// CPU time the worker's processes used during the phase.
+    /// CPU time the worker's processes and the client used during the phase.
     pub cpu: Cpu,
 }
 
@@ -57,13 +57,9 @@ impl Measured {
         self.ok as f64 / self.elapsed.as_secs_f64()
     }
 
-    /// CPU milliseconds per request: (worker runtime, wrangler's proxy).
-    pub fn cpu_ms_per_request(&self) -> (f64, f64) {
-        let n = (self.ok + self.errors).max(1) as f64;
-        (
-            self.cpu.runtime.as_secs_f64() * 1000.0 / n,
-            self.cpu.proxy.as_secs_f64() * 1000.0 / n,
-        )
+    /// CPU milliseconds per request: (worker runtime, wrangler's proxy, client).
+    pub fn cpu_ms_per_request(&self) -> (f64, f64, f64) {
+        self.cpu.per(self.ok + self.errors)
     }
 }
 
