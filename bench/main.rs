@@ -12,6 +12,7 @@ mod common;
 mod bundle;
 mod cpu;
 mod fanout;
+mod report;
 mod rest;
 mod seed;
 mod stats;
@@ -45,6 +46,13 @@ fn env_or<T: std::str::FromStr>(name: &str, default: T) -> T {
 }
 
 impl Config {
+    fn rest_title(&self) -> String {
+        format!(
+            "{} clients in a closed loop, {} round(s) of {} s per endpoint, interleaved",
+            self.concurrency, self.rounds, self.seconds
+        )
+    }
+
     fn from_env() -> Config {
         let receivers = std::env::var("BENCH_RECEIVERS").unwrap_or_else(|_| "10,100,500".into());
         // BENCH_ROUNDS=0 skips the REST phases, BENCH_RECEIVERS= (empty) the fan-out.
@@ -95,46 +103,46 @@ fn load_average() -> String {
         .unwrap_or_else(|_| "?".into())
 }
 
+/// The REST phases; the first is the reference every ratio is taken against.
 fn endpoints() -> Vec<Endpoint> {
     let token = Some(seed::token(seed::READER));
     let chat = seed::BIG_CHAT;
-    let ep = |label, method, path: String, expect| Endpoint {
+    let get = |label, path: String| Endpoint {
         label,
-        method,
+        method: Method::GET,
         path,
         token: token.clone(),
         send_message: false,
-        expect,
+        expect: 200,
+        list: true,
     };
     vec![
         Endpoint {
             token: None,
-            ..ep("GET /healthz (no-op)", Method::GET, "/healthz".into(), 200)
+            list: false,
+            ..get("GET /healthz (no-op)", "/healthz".into())
         },
-        // Not a target: the floor of a request that never reaches D1 (routing, 404 JSON).
+        // The floor of a request that never reaches D1 (routing, the 404 JSON): not a target,
+        // it tells the cost of a D1 round trip apart from the rest.
         Endpoint {
             token: None,
-            ..ep("GET /nope → 404 (no D1)", Method::GET, "/nope".into(), 404)
+            expect: 404,
+            list: false,
+            ..get("GET /nope → 404 (no D1)", "/nope".into())
         },
-        ep(
-            "GET /messages/api/chats/",
-            Method::GET,
-            "/messages/api/chats/".into(),
-            200,
-        ),
-        ep(
+        get("GET /messages/api/chats/", "/messages/api/chats/".into()),
+        get(
             "GET /messages/api/chats/{id}/messages/",
-            Method::GET,
             format!("/messages/api/chats/{chat}/messages/"),
-            200,
         ),
         Endpoint {
+            method: Method::POST,
             send_message: true,
-            ..ep(
+            expect: 201,
+            list: false,
+            ..get(
                 "POST /messages/api/chats/{id}/messages/",
-                Method::POST,
                 format!("/messages/api/chats/{chat}/messages/"),
-                201,
             )
         },
     ]
@@ -158,83 +166,6 @@ async fn check_pages(app: &App) {
         "message page holds {n} messages: {:?}",
         msgs.body
     );
-}
-
-fn ms(v: f64) -> String {
-    format!("{v:.1}")
-}
-
-fn print_rest(cfg: &Config, eps: &[Endpoint], results: &mut [Measured]) {
-    println!(
-        "\n### REST: {} clients in a closed loop, {} round(s) of {} s per endpoint, interleaved\n",
-        cfg.concurrency, cfg.rounds, cfg.seconds
-    );
-    println!("| endpoint | requests | req/s | p50 ms | p99 ms | vs /healthz | by CPU | D1 round trips | D1 ms | CPU ms/req worker / proxy / client | errors |");
-    println!("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
-    let base = results[0].rps();
-    // The no-op route's worker + proxy CPU per request over an endpoint's: the throughput
-    // ratio the endpoints would have if the worker had the cores to itself.
-    let base_cpu = {
-        let c = results[0].cpu_ms_per_request();
-        c.0 + c.1
-    };
-    for (ep, m) in eps.iter().zip(results.iter_mut()) {
-        let timed = m.timed.max(1) as f64;
-        let cpu = m.cpu_ms_per_request();
-        println!(
-            "| `{}` | {} | {:.0} | {} | {} | {:.0} % | {:.0} % | {:.2} | {:.2} | {:.2} / {:.2} / {:.2} | {} |",
-            ep.label,
-            m.ok,
-            m.rps(),
-            ms(m.latency.quantile_ms(0.50)),
-            ms(m.latency.quantile_ms(0.99)),
-            100.0 * m.rps() / base,
-            100.0 * base_cpu / (cpu.0 + cpu.1),
-            m.d1_trips / timed,
-            m.d1_ms / timed,
-            cpu.0,
-            cpu.1,
-            cpu.2,
-            m.errors
-        );
-    }
-}
-
-fn print_fanout(cfg: &Config, runs: &mut [fanout::FanOut]) {
-    println!(
-        "\n### WebSocket fan-out: one group chat, one member sends {} messages by REST, one after another\n",
-        cfg.messages
-    );
-    println!("| receivers | connect s | delivered / expected | lost | duplicated | out of order | deliveries/s | p50 ms | p99 ms | POST p50 ms | CPU ms/msg worker / proxy / client |");
-    println!("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
-    for f in runs.iter_mut() {
-        let cpu = f.cpu_ms_per_message();
-        println!(
-            "| {} | {:.1} | {} / {} | {} | {} | {} | {:.0} | {} | {} | {} | {:.2} / {:.2} / {:.2} |",
-            f.receivers,
-            f.connect.as_secs_f64(),
-            f.delivered,
-            f.expected,
-            f.lost(),
-            f.duplicates,
-            f.out_of_order,
-            f.delivered_per_sec(),
-            ms(f.latency.quantile_ms(0.50)),
-            ms(f.latency.quantile_ms(0.99)),
-            ms(f.post_latency.quantile_ms(0.50)),
-            cpu.0,
-            cpu.1,
-            cpu.2,
-        );
-    }
-}
-
-fn verdict(ok: bool) -> &'static str {
-    if ok {
-        "met"
-    } else {
-        "MISSED"
-    }
 }
 
 #[tokio::main(flavor = "multi_thread")]
@@ -307,77 +238,21 @@ async fn main() {
     }
 
     if cfg.rounds > 0 {
-        print_rest(&cfg, &eps, &mut results);
+        report::rest(&cfg.rest_title(), &eps, &mut results);
+    } else {
+        results.clear();
     }
     if !runs.is_empty() {
-        print_fanout(&cfg, &mut runs);
+        report::fanout(cfg.messages, &mut runs);
     }
-    println!("\n### Bundle (`wrangler deploy --dry-run`)\n");
-    println!("| total upload | gzip | of which wasm |");
-    println!("|---:|---:|---:|");
-    println!(
-        "| {:.2} KiB | {:.2} KiB | {:.2} KiB |",
-        b.total_kib,
-        b.gzip_kib,
-        b.wasm_bytes as f64 / 1024.0
-    );
+    report::bundle(&b);
     println!("\nload average at end {}", load_average());
-
-    println!("\n### Targets\n");
-    let base = results[0].rps();
-    let measured = if cfg.rounds > 0 { 2 } else { 0 };
-    for (ep, m) in eps.iter().zip(&results).skip(2).take(measured) {
-        let ratio = m.rps() / base;
-        println!(
-            "- `{}` ≥ 50 % of `/healthz` req/s: {} ({:.0} %)",
-            ep.label,
-            verdict(ratio >= 0.5),
-            100.0 * ratio
-        );
-    }
-    for f in runs.iter_mut().filter(|f| f.receivers == 100) {
-        let p99 = f.latency.quantile_ms(0.99);
-        println!(
-            "- fan-out p99 ≤ 50 ms at 100 receivers, nothing lost: {} (p99 {} ms, {} lost)",
-            verdict(p99 <= 50.0 && f.clean()),
-            ms(p99),
-            f.lost()
-        );
-    }
-    println!(
-        "- bundle ≤ 1 MiB gzip: {} ({:.0} KiB)",
-        verdict(b.gzip_kib <= 1024.0),
-        b.gzip_kib
-    );
-
-    let mut failures = Vec::new();
-    for (ep, m) in eps.iter().zip(&results) {
-        if m.errors > 0 {
-            failures.push(format!(
-                "{}: {} failed requests, first: {}",
-                ep.label,
-                m.errors,
-                m.first_error.clone().unwrap_or_default()
-            ));
-        }
-    }
-    for f in &runs {
-        if !f.clean() {
-            failures.push(format!(
-                "fan-out to {}: {} of {} deliveries lost, {} duplicated, {} out of order, {} sends failed",
-                f.receivers,
-                f.lost(),
-                f.expected,
-                f.duplicates,
-                f.out_of_order,
-                f.send_errors
-            ));
-        }
-    }
+    report::targets(&eps, &mut results, &mut runs, &b);
     println!(
         "\nworker state and log: {}",
         worker.state.join("worker.log").display()
     );
+    let failures = report::failures(&eps, &results, &runs);
     if !failures.is_empty() {
         eprintln!("\nBENCH FAILED:");
         for f in &failures {

@@ -21,6 +21,8 @@ pub struct Endpoint {
     /// POSTs get `{"content", "client_id"}` with a fresh client_id each.
     pub send_message: bool,
     pub expect: u16,
+    /// A list endpoint: its throughput must reach half the reference's (issue 6).
+    pub list: bool,
 }
 
 /// What a phase measured.
