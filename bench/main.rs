@@ -142,7 +142,7 @@ fn endpoints() -> Vec<Endpoint> {
             list: false,
             ..get(
                 "POST /messages/api/chats/{id}/messages/",
-                format!("/messages/api/chats/{chat}/messages/"),
+                format!("/messages/api/chats/{}/messages/", seed::SEND_CHAT),
             )
         },
     ]

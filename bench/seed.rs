@@ -1,8 +1,8 @@
 //! The benchmark's data, written as SQL before the worker starts (the integration harness
 //! applies it after schema.sql): faster than 500 registrations and free of the login limits.
 //!
-//! - REST: `READER` is a member of `CHATS` chats (groups and DMs with 4 friends each, 5
-//!   messages each, some unread), and chat `BIG_CHAT` holds `BIG_CHAT_MESSAGES` messages with
+//! - REST: `READER` is a member of `CHATS` chats (groups of 5 and DMs, 5 messages each, some
+//!   unread), and chat `BIG_CHAT` holds `BIG_CHAT_MESSAGES` messages from its 5 members with
 //!   reactions, so the chat list and the message list answer full pages.
 //! - Fan-out: one group chat per receiver count `r`, whose members are the first `r` of the
 //!   fan-out users; the first of them is the sender.
@@ -17,9 +17,12 @@ use sha2::{Digest, Sha256};
 pub const READER: i64 = 1;
 /// Chats `1..=CHATS` are the reader's.
 pub const CHATS: i64 = 20;
-/// The reader's busiest chat (a group), where messages are listed and sent.
+/// The reader's busiest chat (a group), whose newest page is listed.
 pub const BIG_CHAT: i64 = 1;
 pub const BIG_CHAT_MESSAGES: i64 = 200;
+/// Another of the reader's groups, where the POST phase sends: sending to `BIG_CHAT` would grow
+/// it round after round, and the page's `count` costs time in proportion to the chat's size.
+pub const SEND_CHAT: i64 = 2;
 /// Chats `CHATS - DMS + 1..=CHATS` are DMs, the others groups.
 const DMS: i64 = 5;
 /// Friends (users `2..=FRIENDS + 1`) fill the reader's chats.
