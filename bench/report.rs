@@ -106,7 +106,7 @@ pub fn targets(eps: &[Endpoint], results: &mut [Measured], runs: &mut [FanOut], 
         for (ep, m) in eps.iter().zip(results.iter()).filter(|(e, _)| e.list) {
             let ratio = m.rps() / base;
             println!(
-                "- `{}` ≥ 50 % of `/healthz` req/s: {} ({:.0} %)",
+                "- `{}` ≥ 50 % of `/healthz` req/s: {} ({:.1} %)",
                 ep.label,
                 verdict(ratio >= 0.5),
                 100.0 * ratio
