@@ -2,6 +2,7 @@
 #   make dev    install what is missing, build, apply the schema locally, serve on 127.0.0.1:$(PORT)
 #   make test   install what is missing, then fmt, clippy, unit and integration tests, short fuzz
 #   make fuzz   Schemathesis against a fresh local worker and the schema it serves (~6 min)
+#   make bench  install what is missing, then measure REST, WebSocket fan-out and bundle size
 # Every install step checks what is already there, so repeat runs are quick.
 
 SHELL := /bin/bash
@@ -32,12 +33,13 @@ WRANGLER := wrangler
 SOURCES := $(shell find src -name '*.rs') Cargo.toml Cargo.lock openapi.json
 
 .PHONY: help tools build dev test lint unit integration schema-local deploy-dry-run clean \
-	fuzz-tools fuzz fuzz-short
+	fuzz-tools fuzz fuzz-short bench
 
 help:
 	@echo "make dev    # run the worker locally on http://127.0.0.1:$(PORT) (state in $(STATE)/)"
 	@echo "make test   # fmt, clippy, unit tests and integration tests against a local worker"
 	@echo "make fuzz   # Schemathesis against a local worker and its OpenAPI schema (FUZZ_TIME=$(FUZZ_TIME) s)"
+	@echo "make bench  # REST throughput, WebSocket fan-out and bundle size (bench/README.md)"
 
 ## tools: the wasm target, worker-build, the wasm-bindgen CLI, Node 22 and wrangler (from npm).
 tools: node_modules/.installed
@@ -97,5 +99,13 @@ fuzz-short: tools build fuzz-tools
 deploy-dry-run: tools build
 	$(WRANGLER) deploy --dry-run --outdir target/deploy-dry-run
 
+## bench: one bounded run against its own local worker (state in target/bench-state/); prints
+## the table. Settings: BENCH_* variables (bench/README.md). Exit 1 on a lost delivery or error.
+BENCH_TIMEOUT ?= 20m
+bench: tools build
+	rm -rf target/bench-state
+	cargo bench --bench edge --no-run
+	timeout --signal=INT --kill-after=30s $(BENCH_TIMEOUT) cargo bench --bench edge
+
 clean:
-	rm -rf build target/test-state $(STATE)
+	rm -rf build target/test-state target/bench-state $(STATE)

@@ -426,3 +426,45 @@ async fn replayed_events_have_the_live_shape_and_the_current_state() {
         }
     }
 }
+
+/// The room keeps its sockets in memory between events (src/realtime/sockets.rs): a socket
+/// opened after a fan-out, and a second socket of the same user, must get every later message;
+/// a closed one must not break the fan-out to the rest.
+#[tokio::test]
+async fn sockets_opened_and_closed_between_messages_get_exactly_the_live_ones() {
+    let app = app();
+    let (a, b, c) = (
+        app.user("ska").await,
+        app.user("skb").await,
+        app.user("skc").await,
+    );
+    let chat = group(&app, &a, &[&b, &c]).await;
+    let mut wa = app.ws(chat, &a.token, "").await;
+    send(&app, &a, chat, "one").await;
+    let f = ws_json(&mut wa, WAIT, "one").await;
+    assert_eq!(f["message"]["content"], "one");
+
+    let mut wb = app.ws(chat, &b.token, "").await;
+    let mut wb2 = app.ws(chat, &b.token, "").await;
+    send(&app, &a, chat, "two").await;
+    for ws in [&mut wa, &mut wb, &mut wb2] {
+        let f = ws_json(ws, WAIT, "two").await;
+        assert_eq!(
+            f["message"]["content"], "two",
+            "every open socket, old and new"
+        );
+    }
+
+    drop(wa);
+    wb2.close(None).await.expect("close frame sent");
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let mut wc = app.ws(chat, &c.token, "").await;
+    send(&app, &b, chat, "three").await;
+    for ws in [&mut wb, &mut wc] {
+        let f = ws_json(ws, WAIT, "three").await;
+        assert_eq!(
+            f["message"]["content"], "three",
+            "the remaining and the new socket"
+        );
+    }
+}

@@ -84,6 +84,7 @@ impl ChatRoom {
             };
             if hit {
                 let _ = ws.close(Some(protocol::CLOSE_GONE), Some("No longer a member."));
+                self.socket_dropped(&ws);
             }
         }
         match user_ids {
@@ -120,16 +121,16 @@ impl ChatRoom {
 
     /// A socket closed: when it was its user's last one and they were typing, tell the others.
     pub(super) async fn socket_gone(&self, ws: &WebSocket) {
+        // Read the list before striking `ws` from it: rebuilt now, it may still hold `ws`.
+        self.sockets();
+        self.socket_dropped(ws);
         let Some(info) = ws.deserialize_attachment::<SocketInfo>().ok().flatten() else {
             return;
         };
-        let others = self.state.get_websockets().into_iter().any(|w| {
-            &w != ws
-                && w.deserialize_attachment::<SocketInfo>()
-                    .ok()
-                    .flatten()
-                    .is_some_and(|i| i.user_id == info.user_id)
-        });
+        let others = self
+            .sockets()
+            .iter()
+            .any(|(_, i)| i.user_id == info.user_id);
         if others {
             return;
         }

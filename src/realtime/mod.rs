@@ -14,6 +14,7 @@ mod calls;
 pub mod order;
 pub mod protocol;
 pub mod room;
+mod sockets;
 mod sync;
 pub mod typing;
 

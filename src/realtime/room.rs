@@ -7,6 +7,7 @@
 //! (awaiting D1 lets other events of this object run in between).
 
 use std::cell::RefCell;
+use std::rc::Rc;
 
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
@@ -18,6 +19,7 @@ use worker::{
 pub(super) use super::calls::Removals;
 use super::order::{seq_of, OrderBuffer, GAP_TIMEOUT_MS};
 use super::protocol::{self, ClientFrame, RoomCall, SocketInfo};
+use super::sockets::{Frame, Open};
 use super::typing::Typing;
 use crate::error::ApiError;
 use crate::storage::{users, Db};
@@ -54,6 +56,8 @@ pub struct ChatRoom {
     /// Disconnects seen by this instance, so a socket whose membership was read before a
     /// removal but accepted after it is refused (`sync::open_socket`).
     pub(super) removals: RefCell<Removals>,
+    /// The open sockets and their attachments (sockets.rs); `None` until read.
+    pub(super) sockets: RefCell<Option<Rc<Vec<Open>>>>,
 }
 
 impl DurableObject for ChatRoom {
@@ -70,6 +74,7 @@ impl DurableObject for ChatRoom {
             env,
             mem: RefCell::new(Mem::default()),
             removals: RefCell::new(Removals::default()),
+            sockets: RefCell::new(None),
         }
     }
 
@@ -282,20 +287,19 @@ impl ChatRoom {
         if events.is_empty() {
             return;
         }
-        let texts: Vec<(Option<i64>, String)> =
-            events.iter().map(|e| (seq_of(e), e.to_string())).collect();
-        for ws in self.state.get_websockets() {
-            let Some(info) = ws.deserialize_attachment::<SocketInfo>().ok().flatten() else {
-                continue;
-            };
+        let frames: Vec<(Option<i64>, Frame)> = events
+            .iter()
+            .map(|e| (seq_of(e), Frame::new(&e.to_string())))
+            .collect();
+        for (ws, info) in self.sockets().iter() {
             if Some(info.user_id) == except {
                 continue;
             }
-            for (seq, text) in &texts {
+            for (seq, frame) in &frames {
                 if seq.is_some_and(|s| s <= info.after) {
                     continue;
                 }
-                let _ = ws.send_with_str(text);
+                frame.send(ws);
             }
         }
     }

@@ -186,6 +186,7 @@ impl ChatRoom {
             token_hash,
             after,
         })?;
+        self.socket_opened();
         for ev in &catch_up {
             send(&pair.server, ev);
         }

@@ -34,7 +34,8 @@ fn free_port() -> u16 {
         .expect("a free port")
 }
 
-fn tool_path() -> String {
+/// PATH with the project's Node 22 and wrangler first.
+pub fn tool_path() -> String {
     let root = root();
     format!(
         "{}:{}:{}",
@@ -45,7 +46,7 @@ fn tool_path() -> String {
 }
 
 /// Runs `wrangler` in the project folder with the test environment.
-fn wrangler(args: &[&str], log: &Path) -> std::process::Child {
+pub fn wrangler(args: &[&str], log: &Path) -> std::process::Child {
     let out = std::fs::File::create(log).expect("log file");
     Command::new("wrangler")
         .args(args)
@@ -64,11 +65,14 @@ fn wrangler(args: &[&str], log: &Path) -> std::process::Child {
 impl Worker {
     /// Applies schema.sql (plus `seed_sql`) to a fresh local D1 and starts `wrangler dev` with
     /// `vars` overriding wrangler.toml's settings. The worker dies with the test process.
-    #[allow(clippy::zombie_processes)] // the watchdog ends wrangler when we exit
     pub fn start(name: &str, vars: &[(&str, &str)], seed_sql: &str) -> Worker {
-        let state = root()
-            .join("target/test-state")
-            .join(format!("{name}-{}", std::process::id()));
+        Worker::start_under(&root().join("target/test-state"), name, vars, seed_sql)
+    }
+
+    /// `start` with the state folder under `parent` (the benchmark keeps its own).
+    #[allow(clippy::zombie_processes)] // the watchdog ends wrangler when we exit
+    pub fn start_under(parent: &Path, name: &str, vars: &[(&str, &str)], seed_sql: &str) -> Worker {
+        let state = parent.join(format!("{name}-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&state);
         std::fs::create_dir_all(&state).unwrap();
         let sql = state.join("setup.sql");

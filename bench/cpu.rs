@@ -1,0 +1,102 @@
+//! CPU time used by the local worker's `workerd` processes and by the benchmark client itself
+//! (Linux `/proc`), so each phase can report CPU per request: unlike wall time, it barely moves
+//! when other programs share the machine.
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+/// Clock ticks per second of `/proc/<pid>/stat` times (USER_HZ, 100 on Linux).
+const TICKS_PER_SEC: u64 = 100;
+
+/// (pid, parent pid, command name, user + system ticks) of every process.
+fn processes() -> Vec<(u32, u32, String, u64)> {
+    let Ok(dir) = std::fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    dir.filter_map(Result::ok)
+        .filter_map(|e| e.file_name().to_str()?.parse::<u32>().ok())
+        .filter_map(|pid| {
+            let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+            // "pid (comm) state ppid ... utime(14) stime(15)": comm may hold spaces.
+            let open = stat.find('(')?;
+            let close = stat.rfind(')')?;
+            let comm = stat[open + 1..close].to_string();
+            let rest: Vec<&str> = stat[close + 2..].split_whitespace().collect();
+            let ppid = rest.get(1)?.parse().ok()?;
+            let utime: u64 = rest.get(11)?.parse().ok()?;
+            let stime: u64 = rest.get(12)?.parse().ok()?;
+            Some((pid, ppid, comm, utime + stime))
+        })
+        .collect()
+}
+
+/// CPU time so far of the `workerd` processes descended from this process: the runtime that
+/// runs the worker, its Durable Objects and local D1, and wrangler's proxy in front of it (the
+/// one listening on the worker's public `port`; absent in production), and this client's own.
+/// Zero without `/proc`.
+#[derive(Clone, Copy, Default)]
+pub struct Cpu {
+    pub runtime: Duration,
+    pub proxy: Duration,
+    pub client: Duration,
+}
+
+impl Cpu {
+    pub fn now(port: u16) -> Cpu {
+        let procs = processes();
+        let parent: HashMap<u32, u32> = procs.iter().map(|p| (p.0, p.1)).collect();
+        let me = std::process::id();
+        let ours = |mut pid: u32| {
+            while let Some(&pp) = parent.get(&pid) {
+                if pp == me {
+                    return true;
+                }
+                if pp <= 1 {
+                    return false;
+                }
+                pid = pp;
+            }
+            false
+        };
+        let entry = format!("entry=127.0.0.1:{port}\0");
+        let ticks = |t: u64| Duration::from_millis(t * 1000 / TICKS_PER_SEC);
+        let mut cpu = Cpu::default();
+        if let Some(me) = procs.iter().find(|p| p.0 == me) {
+            cpu.client = ticks(me.3);
+        }
+        for p in procs.iter().filter(|p| p.2 == "workerd" && ours(p.0)) {
+            let cmdline =
+                std::fs::read_to_string(format!("/proc/{}/cmdline", p.0)).unwrap_or_default();
+            let t = ticks(p.3);
+            if cmdline.contains(&entry) {
+                cpu.proxy += t;
+            } else {
+                cpu.runtime += t;
+            }
+        }
+        cpu
+    }
+
+    /// Milliseconds per unit of `n`: (worker runtime, proxy, client).
+    pub fn per(&self, n: u64) -> (f64, f64, f64) {
+        let ms = |d: Duration| d.as_secs_f64() * 1000.0 / n.max(1) as f64;
+        (ms(self.runtime), ms(self.proxy), ms(self.client))
+    }
+
+    /// CPU used since `earlier`.
+    pub fn since(self, earlier: Cpu) -> Cpu {
+        Cpu {
+            runtime: self.runtime.saturating_sub(earlier.runtime),
+            proxy: self.proxy.saturating_sub(earlier.proxy),
+            client: self.client.saturating_sub(earlier.client),
+        }
+    }
+}
+
+impl std::ops::AddAssign for Cpu {
+    fn add_assign(&mut self, o: Cpu) {
+        self.runtime += o.runtime;
+        self.proxy += o.proxy;
+        self.client += o.client;
+    }
+}

@@ -1,0 +1,250 @@
+//! WebSocket fan-out: `r` members of one group chat each hold a socket on
+//! `/messages/api/chats/{id}/ws/`; one of them sends `messages` messages through REST, one
+//! after another (the next POST when the previous one answered). Every socket should receive
+//! every `new_message` exactly once, in `seq` order; each delivery's latency is the time from
+//! the start of its POST to its arrival on that socket.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use futures_util::StreamExt;
+use serde_json::{json, Value};
+use tokio::sync::{watch, Semaphore};
+use tokio_tungstenite::tungstenite::Message;
+
+use crate::common::{App, Ws};
+use crate::cpu::Cpu;
+use crate::seed;
+use crate::stats::Samples;
+
+/// Sockets opened at once while connecting.
+const CONNECT_PARALLEL: usize = 16;
+/// After the last expected delivery (or the deadline), how long sockets keep listening for
+/// duplicates.
+const GRACE: Duration = Duration::from_millis(500);
+
+/// What one fan-out run measured.
+pub struct FanOut {
+    pub receivers: usize,
+    pub connect: Duration,
+    pub expected: u64,
+    /// Distinct (socket, message) deliveries.
+    pub delivered: u64,
+    pub duplicates: u64,
+    /// Frames whose seq was not the previous frame's + 1 on that socket.
+    pub out_of_order: u64,
+    pub send_errors: u64,
+    /// Messages sent.
+    pub sent: usize,
+    /// First POST start to last delivery.
+    pub elapsed: Duration,
+    pub latency: Samples,
+    pub post_latency: Samples,
+    /// CPU time the worker's processes used from the first send to the last delivery.
+    pub cpu: Cpu,
+}
+
+impl FanOut {
+    pub fn lost(&self) -> u64 {
+        self.expected - self.delivered
+    }
+
+    pub fn delivered_per_sec(&self) -> f64 {
+        self.delivered as f64 / self.elapsed.as_secs_f64()
+    }
+
+    /// CPU milliseconds per message sent (the POST and its fan-out): (worker runtime,
+    /// wrangler's proxy, client).
+    pub fn cpu_ms_per_message(&self) -> (f64, f64, f64) {
+        self.cpu.per(self.sent as u64)
+    }
+
+    pub fn clean(&self) -> bool {
+        self.lost() == 0 && self.duplicates == 0 && self.out_of_order == 0 && self.send_errors == 0
+    }
+}
+
+/// What one socket saw: per message index, when it first arrived.
+struct Seen {
+    arrived: Vec<Option<Instant>>,
+    duplicates: u64,
+    out_of_order: u64,
+}
+
+fn client_id(receivers: usize, i: usize) -> String {
+    format!("fanout-{}-{receivers}-{i}", std::process::id())
+}
+
+/// Reads one socket until `stop`; counts each message of this run by its client_id.
+async fn listen(
+    mut ws: Ws,
+    receivers: usize,
+    messages: usize,
+    delivered: Arc<AtomicU64>,
+    mut stop: watch::Receiver<bool>,
+) -> Seen {
+    let prefix = format!("fanout-{}-{receivers}-", std::process::id());
+    let mut seen = Seen {
+        arrived: vec![None; messages],
+        duplicates: 0,
+        out_of_order: 0,
+    };
+    let mut last_seq: Option<i64> = None;
+    loop {
+        let msg = tokio::select! {
+            _ = stop.changed() => break,
+            msg = ws.next() => msg,
+        };
+        let text = match msg {
+            Some(Ok(Message::Text(t))) => t,
+            Some(Ok(Message::Close(_))) | None | Some(Err(_)) => break,
+            Some(Ok(_)) => continue,
+        };
+        let now = Instant::now();
+        let Ok(v) = serde_json::from_str::<Value>(&text) else {
+            continue;
+        };
+        if let Some(seq) = v["seq"].as_i64() {
+            if last_seq.is_some_and(|l| seq != l + 1) {
+                seen.out_of_order += 1;
+            }
+            last_seq = Some(seq);
+        }
+        if v["type"] != "new_message" {
+            continue;
+        }
+        let index = v["message"]["client_id"]
+            .as_str()
+            .and_then(|c| c.strip_prefix(&prefix))
+            .and_then(|i| i.parse::<usize>().ok())
+            .filter(|i| *i < messages);
+        let Some(i) = index else { continue };
+        match seen.arrived[i] {
+            Some(_) => seen.duplicates += 1,
+            None => {
+                seen.arrived[i] = Some(now);
+                delivered.fetch_add(1, Ordering::Relaxed);
+            }
+        }
+    }
+    let _ = tokio::time::timeout(Duration::from_secs(2), ws.close(None)).await;
+    seen
+}
+
+/// Opens the sockets of the fan-out chat for `receivers` members (all must succeed).
+async fn connect_all(app: &App, receivers: usize) -> Vec<Ws> {
+    let chat = seed::fanout_chat(receivers);
+    let gate = Arc::new(Semaphore::new(CONNECT_PARALLEL));
+    let mut tasks = Vec::new();
+    for k in 0..receivers {
+        let (app, gate) = (app.clone(), gate.clone());
+        tasks.push(tokio::spawn(async move {
+            let _permit = gate.acquire().await.expect("semaphore");
+            let token = seed::token(seed::fanout_user(k));
+            tokio::time::timeout(Duration::from_secs(30), app.ws(chat, &token, ""))
+                .await
+                .unwrap_or_else(|_| panic!("socket {k} of chat {chat} not open within 30 s"))
+        }));
+    }
+    let mut sockets = Vec::new();
+    for t in tasks {
+        sockets.push(t.await.expect("connect task"));
+    }
+    sockets
+}
+
+/// One run: connect, send, account for every delivery, close. Bounded by `timeout` from the
+/// first send.
+pub async fn run(
+    app: &App,
+    port: u16,
+    receivers: usize,
+    messages: usize,
+    timeout: Duration,
+) -> FanOut {
+    let t0 = Instant::now();
+    let sockets = connect_all(app, receivers).await;
+    let connect = t0.elapsed();
+
+    let delivered = Arc::new(AtomicU64::new(0));
+    let (stop_tx, stop_rx) = watch::channel(false);
+    let listeners: Vec<_> = sockets
+        .into_iter()
+        .map(|ws| {
+            tokio::spawn(listen(
+                ws,
+                receivers,
+                messages,
+                delivered.clone(),
+                stop_rx.clone(),
+            ))
+        })
+        .collect();
+
+    let chat = seed::fanout_chat(receivers);
+    let sender = seed::token(seed::fanout_user(0));
+    let path = format!("/messages/api/chats/{chat}/messages/");
+    let cpu = Cpu::now(port);
+    let start = Instant::now();
+    let deadline = start + timeout;
+    let mut sent_at = Vec::with_capacity(messages);
+    let mut post_latency = Samples::default();
+    let mut send_errors = 0;
+    for i in 0..messages {
+        if Instant::now() >= deadline {
+            send_errors += (messages - i) as u64;
+            break;
+        }
+        let body = json!({
+            "content": format!("Fan-out message {i} to {receivers} members."),
+            "client_id": client_id(receivers, i),
+        });
+        let at = Instant::now();
+        sent_at.push(at);
+        let resp = app.post(&path, &sender, body).await;
+        post_latency.push(at.elapsed());
+        if resp.status != 201 {
+            eprintln!("fan-out send {i} answered {}: {}", resp.status, resp.body);
+            send_errors += 1;
+        }
+    }
+
+    let expected = (messages * receivers) as u64;
+    while delivered.load(Ordering::Relaxed) < expected && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    let cpu = Cpu::now(port).since(cpu);
+    tokio::time::sleep(GRACE).await;
+    let _ = stop_tx.send(true);
+
+    let mut out = FanOut {
+        receivers,
+        connect,
+        expected,
+        delivered: 0,
+        duplicates: 0,
+        out_of_order: 0,
+        send_errors,
+        elapsed: Duration::ZERO,
+        latency: Samples::default(),
+        post_latency,
+        sent: sent_at.len(),
+        cpu,
+    };
+    let mut last = start;
+    for l in listeners {
+        let seen = l.await.expect("listener");
+        out.duplicates += seen.duplicates;
+        out.out_of_order += seen.out_of_order;
+        for (i, arrived) in seen.arrived.iter().enumerate() {
+            if let (Some(a), Some(s)) = (arrived, sent_at.get(i)) {
+                out.delivered += 1;
+                out.latency.push(a.saturating_duration_since(*s));
+                last = last.max(*a);
+            }
+        }
+    }
+    out.elapsed = last - start;
+    out
+}

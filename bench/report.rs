@@ -1,0 +1,158 @@
+//! The printed table (Markdown, so a run pastes straight into a README), the targets of
+//! issue 6, and what makes a run fail.
+
+use crate::bundle::Bundle;
+use crate::fanout::FanOut;
+use crate::rest::{Endpoint, Measured};
+
+fn ms(v: f64) -> String {
+    format!("{v:.1}")
+}
+
+fn verdict(ok: bool) -> &'static str {
+    if ok {
+        "met"
+    } else {
+        "MISSED"
+    }
+}
+
+/// The REST table. The first endpoint is the reference (`/healthz`).
+pub fn rest(title: &str, eps: &[Endpoint], results: &mut [Measured]) {
+    println!("\n### REST: {title}\n");
+    println!(
+        "| endpoint | requests | req/s | p50 ms | p99 ms | vs /healthz | by CPU | D1 round trips \
+         | D1 ms | CPU ms/req worker / proxy / client | errors |"
+    );
+    println!("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
+    let base = results[0].rps();
+    // The reference's worker + proxy CPU per request over an endpoint's: the throughput ratio
+    // the endpoints would have if the worker had the cores to itself.
+    let base_cpu = {
+        let c = results[0].cpu_ms_per_request();
+        c.0 + c.1
+    };
+    for (ep, m) in eps.iter().zip(results.iter_mut()) {
+        let timed = m.timed.max(1) as f64;
+        let cpu = m.cpu_ms_per_request();
+        println!(
+            "| `{}` | {} | {:.0} | {} | {} | {:.0} % | {:.0} % | {:.2} | {:.2} | {:.2} / {:.2} / {:.2} | {} |",
+            ep.label,
+            m.ok,
+            m.rps(),
+            ms(m.latency.quantile_ms(0.50)),
+            ms(m.latency.quantile_ms(0.99)),
+            100.0 * m.rps() / base,
+            100.0 * base_cpu / (cpu.0 + cpu.1),
+            m.d1_trips / timed,
+            m.d1_ms / timed,
+            cpu.0,
+            cpu.1,
+            cpu.2,
+            m.errors
+        );
+    }
+}
+
+/// The fan-out table.
+pub fn fanout(messages: usize, runs: &mut [FanOut]) {
+    println!(
+        "\n### WebSocket fan-out: one group chat, one member sends {messages} messages by REST, \
+         one after another\n"
+    );
+    println!(
+        "| receivers | connect s | delivered / expected | lost | duplicated | out of order \
+         | deliveries/s | p50 ms | p99 ms | POST p50 ms | CPU ms/msg worker / proxy / client |"
+    );
+    println!("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
+    for f in runs.iter_mut() {
+        let cpu = f.cpu_ms_per_message();
+        println!(
+            "| {} | {:.1} | {} / {} | {} | {} | {} | {:.0} | {} | {} | {} | {:.2} / {:.2} / {:.2} |",
+            f.receivers,
+            f.connect.as_secs_f64(),
+            f.delivered,
+            f.expected,
+            f.lost(),
+            f.duplicates,
+            f.out_of_order,
+            f.delivered_per_sec(),
+            ms(f.latency.quantile_ms(0.50)),
+            ms(f.latency.quantile_ms(0.99)),
+            ms(f.post_latency.quantile_ms(0.50)),
+            cpu.0,
+            cpu.1,
+            cpu.2,
+        );
+    }
+}
+
+pub fn bundle(b: &Bundle) {
+    println!("\n### Bundle (`wrangler deploy --dry-run`)\n");
+    println!("| total upload | gzip | of which wasm |");
+    println!("|---:|---:|---:|");
+    println!(
+        "| {:.2} KiB | {:.2} KiB | {:.2} KiB |",
+        b.total_kib,
+        b.gzip_kib,
+        b.wasm_bytes as f64 / 1024.0
+    );
+}
+
+/// Issue 6's targets, for what this run measured.
+pub fn targets(eps: &[Endpoint], results: &mut [Measured], runs: &mut [FanOut], b: &Bundle) {
+    println!("\n### Targets\n");
+    if let Some(base) = results.first().map(Measured::rps) {
+        for (ep, m) in eps.iter().zip(results.iter()).filter(|(e, _)| e.list) {
+            let ratio = m.rps() / base;
+            println!(
+                "- `{}` ≥ 50 % of `/healthz` req/s: {} ({:.1} %)",
+                ep.label,
+                verdict(ratio >= 0.5),
+                100.0 * ratio
+            );
+        }
+    }
+    for f in runs.iter_mut().filter(|f| f.receivers == 100) {
+        let p99 = f.latency.quantile_ms(0.99);
+        println!(
+            "- fan-out p99 ≤ 50 ms at 100 receivers, nothing lost: {} (p99 {} ms, {} lost)",
+            verdict(p99 <= 50.0 && f.clean()),
+            ms(p99),
+            f.lost()
+        );
+    }
+    println!(
+        "- bundle ≤ 1 MiB gzip: {} ({:.0} KiB)",
+        verdict(b.gzip_kib <= 1024.0),
+        b.gzip_kib
+    );
+}
+
+/// What makes the run fail: a failed request, or a fan-out delivery lost, duplicated or out of
+/// order (a missed speed target does not: the table says so).
+pub fn failures(eps: &[Endpoint], results: &[Measured], runs: &[FanOut]) -> Vec<String> {
+    let mut out = Vec::new();
+    for (ep, m) in eps.iter().zip(results) {
+        if m.errors > 0 {
+            out.push(format!(
+                "{}: {} failed requests, first: {}",
+                ep.label,
+                m.errors,
+                m.first_error.clone().unwrap_or_default()
+            ));
+        }
+    }
+    for f in runs.iter().filter(|f| !f.clean()) {
+        out.push(format!(
+            "fan-out to {}: {} of {} deliveries lost, {} duplicated, {} out of order, {} sends failed",
+            f.receivers,
+            f.lost(),
+            f.expected,
+            f.duplicates,
+            f.out_of_order,
+            f.send_errors
+        ));
+    }
+    out
+}
