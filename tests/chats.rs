@@ -12,19 +12,6 @@ fn app() -> App {
     App::new(shared("chats", &[("CHATS_PER_PAGE", "3")], ""))
 }
 
-async fn group(app: &App, owner: &User, title: &str, members: &[&User]) -> Value {
-    let ids: Vec<i64> = members.iter().map(|u| u.id).collect();
-    let r = app
-        .post(
-            "/messages/api/chats/",
-            &owner.token,
-            json!({"chat_type": "group", "title": title, "member_ids": ids}),
-        )
-        .await;
-    assert_eq!(r.status, 201, "create group: {:?}", r.body);
-    r.body
-}
-
 fn ids(v: &Value) -> Vec<i64> {
     v.as_array()
         .unwrap()
@@ -37,7 +24,7 @@ fn ids(v: &Value) -> Vec<i64> {
 async fn creating_a_group_makes_the_creator_a_member_and_admin() {
     let app = app();
     let (ann, bob) = (app.user("ann").await, app.user("bob").await);
-    let chat = group(&app, &ann, "Project Team", &[&bob]).await;
+    let chat = app.group(&ann, "Project Team", &[&bob]).await;
     assert_eq!(chat["title"], "Project Team");
     assert_eq!(chat["chat_type"], "group");
     let mut members = ids(&chat["members"]);
@@ -192,7 +179,7 @@ async fn anonymous_callers_get_401_and_non_members_404_for_everything() {
         app.user("bob").await,
         app.user("eve").await,
     );
-    let chat = group(&app, &ann, "Secret", &[&bob]).await;
+    let chat = app.group(&ann, "Secret", &[&bob]).await;
     let id = chat["id"].as_i64().unwrap();
     let r = app
         .call(Method::GET, "/messages/api/chats/", None, None)
@@ -257,7 +244,7 @@ async fn anonymous_callers_get_401_and_non_members_404_for_everything() {
 async fn only_admins_rename_groups_and_dms_are_not_renamed_by_default() {
     let app = app();
     let (ann, bob) = (app.user("ann").await, app.user("bob").await);
-    let chat = group(&app, &ann, "Old", &[&bob]).await;
+    let chat = app.group(&ann, "Old", &[&bob]).await;
     let path = format!("/messages/api/chats/{}/", chat["id"]);
     let r = app
         .patch(&path, &bob.token, json!({"title": "Bob's"}))
@@ -302,7 +289,7 @@ async fn only_admins_rename_groups_and_dms_are_not_renamed_by_default() {
 async fn deleting_a_chat_is_for_group_admins_and_dm_members() {
     let app = app();
     let (ann, bob) = (app.user("ann").await, app.user("bob").await);
-    let chat = group(&app, &ann, "Doomed", &[&bob]).await;
+    let chat = app.group(&ann, "Doomed", &[&bob]).await;
     let path = format!("/messages/api/chats/{}/", chat["id"]);
     assert_eq!(app.delete(&path, &bob.token).await.status, 403);
     assert_eq!(app.delete(&path, &ann.token).await.status, 204);
@@ -334,7 +321,7 @@ async fn admins_add_members_and_added_count_counts_only_new_ones() {
         app.user("cat").await,
         app.user("dan").await,
     );
-    let chat = group(&app, &ann, "Team", &[&bob]).await;
+    let chat = app.group(&ann, "Team", &[&bob]).await;
     let add = format!("/messages/api/chats/{}/members/add/", chat["id"]);
     let r = app
         .post(
@@ -395,7 +382,7 @@ async fn removing_members_leaving_and_admin_hand_over() {
         app.user("bob").await,
         app.user("cat").await,
     );
-    let chat = group(&app, &ann, "Team", &[&bob, &cat]).await;
+    let chat = app.group(&ann, "Team", &[&bob, &cat]).await;
     let id = chat["id"].as_i64().unwrap();
     let remove = |u: i64| format!("/messages/api/chats/{id}/members/{u}/remove/");
 
@@ -459,7 +446,7 @@ async fn the_list_pages_by_recent_activity_and_searches_titles_and_names() {
     let mut created = vec![];
     for i in 0..4 {
         created.push(
-            group(&app, &me, &format!("Room {i}"), &[]).await["id"]
+            app.group(&me, &format!("Room {i}"), &[]).await["id"]
                 .as_i64()
                 .unwrap(),
         );

@@ -16,28 +16,7 @@ fn app() -> App {
 
 /// A group of `owner` and `others`; returns its id.
 async fn chat(app: &App, owner: &User, others: &[&User]) -> i64 {
-    let ids: Vec<i64> = others.iter().map(|u| u.id).collect();
-    let r = app
-        .post(
-            "/messages/api/chats/",
-            &owner.token,
-            json!({"chat_type": "group", "title": "T", "member_ids": ids}),
-        )
-        .await;
-    assert_eq!(r.status, 201, "{:?}", r.body);
-    r.body["id"].as_i64().unwrap()
-}
-
-async fn send(app: &App, u: &User, chat: i64, text: &str) -> Value {
-    let r = app
-        .post(
-            &format!("/messages/api/chats/{chat}/messages/"),
-            &u.token,
-            json!({"content": text}),
-        )
-        .await;
-    assert_eq!(r.status, 201, "send {text}: {:?}", r.body);
-    r.body
+    app.group(owner, "T", others).await["id"].as_i64().unwrap()
 }
 
 fn ids(page: &Value) -> Vec<i64> {
@@ -54,7 +33,7 @@ async fn sending_returns_the_full_message_and_marks_it_read_for_the_sender() {
     let app = app();
     let (ann, bob) = (app.user("ann").await, app.user("bob").await);
     let c = chat(&app, &ann, &[&bob]).await;
-    let m = send(&app, &ann, c, "  Hello!  ").await;
+    let m = app.send(&ann, c, "  Hello!  ").await;
     assert_eq!(m["content"], "Hello!", "trimmed");
     assert_eq!(m["chat"], c);
     assert_eq!(m["sender"]["id"], ann.id);
@@ -172,7 +151,7 @@ async fn non_members_get_404_and_others_messages_are_403() {
         app.user("eve").await,
     );
     let c = chat(&app, &ann, &[&bob]).await;
-    let m = send(&app, &ann, c, "mine").await;
+    let m = app.send(&ann, c, "mine").await;
     let mid = m["id"].as_i64().unwrap();
     for (method, path, body) in [
         (
@@ -237,8 +216,8 @@ async fn editing_sets_is_edited_and_deleting_leaves_a_tombstone() {
     let app = app();
     let (ann, bob) = (app.user("ann").await, app.user("bob").await);
     let c = chat(&app, &ann, &[&bob]).await;
-    let first = send(&app, &ann, c, "first").await;
-    let m = send(&app, &ann, c, "typo").await;
+    let first = app.send(&ann, c, "first").await;
+    let m = app.send(&ann, c, "typo").await;
     let path = format!("/messages/api/messages/{}/", m["id"]);
     let r = app
         .put(&path, &ann.token, json!({"content": "fixed"}))
@@ -296,7 +275,7 @@ async fn reactions_toggle_in_order_of_first_use_and_only_real_emoji() {
     let app = app();
     let (ann, bob) = (app.user("ann").await, app.user("bob").await);
     let c = chat(&app, &ann, &[&bob]).await;
-    let m = send(&app, &ann, c, "react").await;
+    let m = app.send(&ann, c, "react").await;
     let path = format!("/messages/api/messages/{}/reactions/", m["id"]);
     let r = app.post(&path, &bob.token, json!({"emoji": "🎉"})).await;
     assert_eq!(r.status, 200, "{:?}", r.body);
@@ -330,7 +309,7 @@ async fn the_twenty_first_distinct_emoji_is_refused() {
     let app = app();
     let ann = app.user("ann").await;
     let c = chat(&app, &ann, &[]).await;
-    let m = send(&app, &ann, c, "many").await;
+    let m = app.send(&ann, c, "many").await;
     let path = format!("/messages/api/messages/{}/reactions/", m["id"]);
     let emoji: Vec<String> = (0..21)
         .map(|i| char::from_u32(0x1F600 + i).unwrap().to_string())
@@ -357,7 +336,7 @@ async fn read_pointers_move_forward_only_and_count_what_became_read() {
     let mut sent = vec![];
     for i in 0..4 {
         sent.push(
-            send(&app, &ann, c, &format!("m{i}")).await["id"]
+            app.send(&ann, c, &format!("m{i}")).await["id"]
                 .as_i64()
                 .unwrap(),
         );
@@ -415,7 +394,7 @@ async fn keyset_paging_stays_correct_while_messages_arrive() {
     let mut sent = vec![];
     for i in 0..12 {
         sent.push(
-            send(&app, &ann, c, &format!("m{i}")).await["id"]
+            app.send(&ann, c, &format!("m{i}")).await["id"]
                 .as_i64()
                 .unwrap(),
         );
@@ -431,7 +410,7 @@ async fn keyset_paging_stays_correct_while_messages_arrive() {
     assert_eq!(p1.body["previous"], Value::Null);
 
     for i in 0..3 {
-        send(&app, &ann, c, &format!("late{i}")).await; // arrive while paging
+        app.send(&ann, c, &format!("late{i}")).await; // arrive while paging
     }
     let next = p1.body["next"].as_str().unwrap().to_string();
     let p2 = App::read(

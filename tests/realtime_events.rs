@@ -17,28 +17,9 @@ fn app() -> App {
 const WAIT: Duration = Duration::from_secs(10);
 
 async fn group(app: &App, admin: &User, members: &[&User]) -> i64 {
-    let ids: Vec<i64> = members.iter().map(|u| u.id).collect();
-    let r = app
-        .post(
-            "/messages/api/chats/",
-            &admin.token,
-            json!({"chat_type": "group", "title": "live", "member_ids": ids}),
-        )
-        .await;
-    assert_eq!(r.status, 201, "group created: {:?}", r.body);
-    r.body["id"].as_i64().expect("chat id")
-}
-
-async fn send(app: &App, who: &User, chat: i64, content: &str) -> Value {
-    let r = app
-        .post(
-            &format!("/messages/api/chats/{chat}/messages/"),
-            &who.token,
-            json!({ "content": content }),
-        )
-        .await;
-    assert_eq!(r.status, 201, "message sent: {:?}", r.body);
-    r.body
+    app.group(admin, "live", members).await["id"]
+        .as_i64()
+        .expect("chat id")
 }
 
 /// Reads durable events until one of type `kind` arrives, checking every seq is `last + 1`.
@@ -69,7 +50,7 @@ async fn every_event_reaches_the_members_with_its_payload() {
     let mut wb = app.ws(chat, &b.token, "").await;
     let mut last = None;
 
-    let m = send(&app, &a, chat, "hello").await;
+    let m = app.send(&a, chat, "hello").await;
     let id = m["id"].as_i64().unwrap();
     let f = until(&mut wb, &mut last, "new_message").await;
     assert_eq!(f["message"]["id"], id);
@@ -222,7 +203,7 @@ async fn concurrent_writers_reach_every_listener_in_one_gapless_order() {
         let (app, writer) = (app.clone(), writer.clone());
         tasks.push(tokio::spawn(async move {
             for i in 0..20 {
-                send(&app, &writer, chat, &format!("w{w}-{i}")).await;
+                app.send(&writer, chat, &format!("w{w}-{i}")).await;
             }
         }));
     }
@@ -275,13 +256,13 @@ async fn resume_with_since_replays_what_was_missed_then_goes_live() {
     let (a, b) = (app.user("rsa").await, app.user("rsb").await);
     let chat = group(&app, &a, &[&b]).await;
     let mut wb = app.ws(chat, &b.token, "").await;
-    send(&app, &a, chat, "one").await;
+    app.send(&a, chat, "one").await;
     let seen = ws_json(&mut wb, WAIT, "first message").await;
     let since = seen["seq"].as_i64().unwrap();
     drop(wb);
 
     for text in ["two", "three", "four"] {
-        send(&app, &a, chat, text).await;
+        app.send(&a, chat, text).await;
     }
     let mut wb = app.ws(chat, &b.token, &format!("?since={since}")).await;
     let mut last = Some(since);
@@ -289,7 +270,7 @@ async fn resume_with_since_replays_what_was_missed_then_goes_live() {
         let f = until(&mut wb, &mut last, "new_message").await;
         assert_eq!(f["message"]["content"], text, "{f}");
     }
-    send(&app, &a, chat, "five").await;
+    app.send(&a, chat, "five").await;
     let f = until(&mut wb, &mut last, "new_message").await;
     assert_eq!(f["message"]["content"], "five", "live after the replay");
 }
@@ -317,7 +298,7 @@ async fn replayed_events_have_the_live_shape_and_the_current_state() {
     let mut last = None;
     let mut live = Vec::new();
 
-    let m1 = send(&app, &a, chat, "hello").await["id"].as_i64().unwrap();
+    let m1 = app.send(&a, chat, "hello").await["id"].as_i64().unwrap();
     live.push(until(&mut wb, &mut last, "new_message").await);
     let msg = format!("/messages/api/messages/{m1}/");
     let r = app
@@ -361,7 +342,7 @@ async fn replayed_events_have_the_live_shape_and_the_current_state() {
         .await;
     assert_eq!(r.status, 200, "{:?}", r.body);
     live.push(until(&mut wb, &mut last, "chat_updated").await);
-    let m2 = send(&app, &a, chat, "bye").await["id"].as_i64().unwrap();
+    let m2 = app.send(&a, chat, "bye").await["id"].as_i64().unwrap();
     live.push(until(&mut wb, &mut last, "new_message").await);
     let r = app
         .delete(&format!("/messages/api/messages/{m2}/"), &a.token)
@@ -380,7 +361,7 @@ async fn replayed_events_have_the_live_shape_and_the_current_state() {
 
     // More events than the room keeps in memory, so the replay below is read from D1.
     for i in 0..140 {
-        send(&app, &a, chat, &format!("filler {i}")).await;
+        app.send(&a, chat, &format!("filler {i}")).await;
     }
 
     let mut ws = app.ws(chat, &b.token, "?since=0").await;
@@ -440,13 +421,13 @@ async fn sockets_opened_and_closed_between_messages_get_exactly_the_live_ones() 
     );
     let chat = group(&app, &a, &[&b, &c]).await;
     let mut wa = app.ws(chat, &a.token, "").await;
-    send(&app, &a, chat, "one").await;
+    app.send(&a, chat, "one").await;
     let f = ws_json(&mut wa, WAIT, "one").await;
     assert_eq!(f["message"]["content"], "one");
 
     let mut wb = app.ws(chat, &b.token, "").await;
     let mut wb2 = app.ws(chat, &b.token, "").await;
-    send(&app, &a, chat, "two").await;
+    app.send(&a, chat, "two").await;
     for ws in [&mut wa, &mut wb, &mut wb2] {
         let f = ws_json(ws, WAIT, "two").await;
         assert_eq!(
@@ -459,7 +440,7 @@ async fn sockets_opened_and_closed_between_messages_get_exactly_the_live_ones() 
     wb2.close(None).await.expect("close frame sent");
     tokio::time::sleep(Duration::from_millis(300)).await;
     let mut wc = app.ws(chat, &c.token, "").await;
-    send(&app, &b, chat, "three").await;
+    app.send(&b, chat, "three").await;
     for ws in [&mut wb, &mut wc] {
         let f = ws_json(ws, WAIT, "three").await;
         assert_eq!(

@@ -251,14 +251,7 @@ async fn undocumented_methods_are_405_with_the_documented_methods_in_allow() {
 }
 
 async fn group(app: &App, owner: &User, members: &[&User]) -> (StatusCode, Value) {
-    let ids: Vec<i64> = members.iter().map(|u| u.id).collect();
-    let r = app
-        .post(
-            "/messages/api/chats/",
-            &owner.token,
-            json!({"chat_type": "group", "title": "Schema", "member_ids": ids}),
-        )
-        .await;
+    let r = app.try_group(owner, "Schema", members).await;
     (r.status, r.body)
 }
 

@@ -328,6 +328,37 @@ impl App {
     pub async fn user(&self, prefix: &str) -> User {
         self.user_with(prefix, json!({})).await
     }
+
+    /// `owner` creates a group titled `title` with `members`; the response (any status).
+    pub async fn try_group(&self, owner: &User, title: &str, members: &[&User]) -> Resp {
+        let ids: Vec<i64> = members.iter().map(|u| u.id).collect();
+        self.post(
+            "/messages/api/chats/",
+            &owner.token,
+            json!({"chat_type": "group", "title": title, "member_ids": ids}),
+        )
+        .await
+    }
+
+    /// `owner` creates a group titled `title` with `members`; must be 201. The chat JSON.
+    pub async fn group(&self, owner: &User, title: &str, members: &[&User]) -> Value {
+        let r = self.try_group(owner, title, members).await;
+        assert_eq!(r.status, 201, "create group {title}: {:?}", r.body);
+        r.body
+    }
+
+    /// `who` sends `text` to `chat`; must be 201. The message JSON.
+    pub async fn send(&self, who: &User, chat: i64, text: &str) -> Value {
+        let r = self
+            .post(
+                &format!("/messages/api/chats/{chat}/messages/"),
+                &who.token,
+                json!({ "content": text }),
+            )
+            .await;
+        assert_eq!(r.status, 201, "send {text}: {:?}", r.body);
+        r.body
+    }
 }
 
 // ---- WebSocket client (SPEC §6) ----
