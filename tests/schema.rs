@@ -2,7 +2,8 @@
 //! `/messages/api/schema/` exactly as kept in the repository, every documented path refuses
 //! other methods with an `Allow` that matches the schema, and real answers of every resource
 //! validate against the schema's response for their operation and status — with no
-//! undocumented properties (which Schemathesis, in `make fuzz`, does not look for).
+//! undocumented properties (which Schemathesis, in `make fuzz`, does not look for) — each
+//! within the D1 round-trip budget its `Server-Timing` reports (at most 2; 1 for a GET).
 
 mod common;
 
@@ -255,14 +256,50 @@ async fn group(app: &App, owner: &User, members: &[&User]) -> (StatusCode, Value
     (r.status, r.body)
 }
 
-/// One real answer of every operation (success and the usual refusals), each validated
-/// against the schema's response for its status.
+/// `(round trips, milliseconds)` from a response's `Server-Timing: d1;desc="N";dur=X`.
+fn d1_timing(r: &common::Resp) -> Option<(u32, f64)> {
+    let h = r.header("server-timing")?;
+    let metric = h.split(',').map(str::trim).find(|m| m.starts_with("d1;"))?;
+    let (mut trips, mut dur) = (None, None);
+    for part in metric.split(';').skip(1) {
+        match part.trim().split_once('=') {
+            Some(("desc", v)) => trips = v.trim_matches('"').parse().ok(),
+            Some(("dur", v)) => dur = v.parse().ok(),
+            _ => {}
+        }
+    }
+    Some((trips?, dur?))
+}
+
+/// The D1 budget (issue #6): sequential round trips per request, at most 2; a GET reads what
+/// it shows in the round trip that authenticates, so 1.
+fn budget(method: &str) -> u32 {
+    if method == "get" {
+        1
+    } else {
+        2
+    }
+}
+
+/// One real answer of every documented operation (success and the usual refusals), each
+/// validated against the schema's response for its status, and each within the D1 round-trip
+/// budget its `Server-Timing` reports. Prints what every request cost.
 #[tokio::test]
-async fn real_answers_match_the_documented_responses() {
+async fn real_answers_match_the_documented_responses_within_the_d1_budget() {
     let app = app();
     let doc = repo_schema();
+    let seen = std::cell::RefCell::new(Vec::new());
     let check = |method: &str, path: &str, r: &common::Resp| {
         conforms(&doc, method, path, r.status, &r.body);
+        let (trips, ms) = d1_timing(r)
+            .unwrap_or_else(|| panic!("{method} {path} {}: no d1 Server-Timing", r.status));
+        seen.borrow_mut().push((
+            method.to_string(),
+            path.to_string(),
+            r.status.as_u16(),
+            trips,
+            ms,
+        ));
     };
     let none: Option<&str> = None;
 
@@ -532,6 +569,48 @@ async fn real_answers_match_the_documented_responses() {
     check("post", "/messages/api/auth/logout/", &r);
     let r = app.get("/healthz", "").await;
     check("get", "/healthz", &r);
+    let r = app.call(Method::HEAD, "/healthz", None, None).await;
+    assert_eq!(r.status, 200);
+    check("head", "/healthz", &r);
+    let r = app
+        .call(Method::GET, "/messages/api/schema/", None, None)
+        .await;
+    assert_eq!(r.status, 200);
+    check("get", "/messages/api/schema/", &r);
+
+    let seen = seen.into_inner();
+    println!(
+        "{:<7} {:<58} {:>6} {:>6} {:>7}",
+        "method", "path", "status", "trips", "d1 ms"
+    );
+    for (method, path, status, trips, ms) in &seen {
+        println!("{method:<7} {path:<58} {status:>6} {trips:>6} {ms:>7.1}");
+    }
+    let over: Vec<_> = seen.iter().filter(|s| s.3 > budget(&s.0)).collect();
+    assert!(over.is_empty(), "over the D1 round-trip budget: {over:?}");
+    // The count is real: every success but the schema's (served from memory) went to D1.
+    let free: Vec<_> = seen
+        .iter()
+        .filter(|s| s.3 == 0 && s.2 < 300 && s.1 != "/messages/api/schema/")
+        .collect();
+    assert!(free.is_empty(), "requests that claim no D1 work: {free:?}");
+    // Every documented operation was walked.
+    let mut missing = Vec::new();
+    for (path, ops) in doc["paths"].as_object().unwrap() {
+        let methods = ["get", "put", "post", "delete", "patch", "head", "options"];
+        for method in ops.as_object().unwrap().keys() {
+            if !methods.contains(&method.as_str()) {
+                continue; // `parameters`, shared by the path's operations
+            }
+            if !seen.iter().any(|s| &s.0 == method && &s.1 == path) {
+                missing.push(format!("{method} {path}"));
+            }
+        }
+    }
+    assert!(
+        missing.is_empty(),
+        "operations the walk skipped: {missing:?}"
+    );
 }
 
 /// The validator itself catches what it is there to catch.
