@@ -62,13 +62,14 @@ pub fn fanout(messages: usize, runs: &mut [FanOut]) {
     );
     println!(
         "| receivers | connect s | delivered / expected | lost | duplicated | out of order \
-         | deliveries/s | p50 ms | p99 ms | POST p50 ms | CPU ms/msg worker / proxy / client |"
+         | deliveries/s | p50 ms | p99 ms | slowest message | POST p50 ms \
+         | CPU ms/msg worker / proxy / client |"
     );
-    println!("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
+    println!("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
     for f in runs.iter_mut() {
         let cpu = f.cpu_ms_per_message();
         println!(
-            "| {} | {:.1} | {} / {} | {} | {} | {} | {:.0} | {} | {} | {} | {:.2} / {:.2} / {:.2} |",
+            "| {} | {:.1} | {} / {} | {} | {} | {} | {:.0} | {} | {} | {} | {} | {:.2} / {:.2} / {:.2} |",
             f.receivers,
             f.connect.as_secs_f64(),
             f.delivered,
@@ -79,6 +80,10 @@ pub fn fanout(messages: usize, runs: &mut [FanOut]) {
             f.delivered_per_sec(),
             ms(f.latency.quantile_ms(0.50)),
             ms(f.latency.quantile_ms(0.99)),
+            f.slowest.map_or("—".to_string(), |(i, t)| {
+                let (post, d1) = f.posts.get(i).copied().unwrap_or((f64::NAN, f64::NAN));
+                format!("#{i}: {t:.1} ms (POST {post:.1}, D1 {d1:.1})")
+            }),
             ms(f.post_latency.quantile_ms(0.50)),
             cpu.0,
             cpu.1,

@@ -66,7 +66,7 @@ impl Measured {
 }
 
 /// `d1;desc="2";dur=3.1` → (2, 3.1).
-fn server_timing(v: &str) -> Option<(f64, f64)> {
+pub fn server_timing(v: &str) -> Option<(f64, f64)> {
     let d1 = v.split(',').find(|m| m.trim().starts_with("d1"))?;
     let mut trips = None;
     let mut dur = None;
