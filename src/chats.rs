@@ -246,8 +246,7 @@ pub async fn update(cx: &Cx, chat_id: i64) -> ApiResult<Response> {
         cx,
         chat_id,
         json!({"type": "chat_updated", "seq": seq, "chat": view}),
-    )
-    .await;
+    );
     http::ok(&view)
 }
 
@@ -263,8 +262,7 @@ pub async fn destroy(cx: &Cx, chat_id: i64) -> ApiResult<Response> {
         cx,
         chat_id,
         json!({"type": "chat_deleted", "seq": seq, "chat_id": chat_id}),
-    )
-    .await;
+    );
     realtime::disconnect(cx, chat_id, None).await;
     http::no_content()
 }

@@ -1,6 +1,8 @@
 //! Request context and HTTP plumbing shared by every resource: body limits and parsing into
 //! strictly typed fields (400 naming the field), JSON responses, cookies, client address.
 
+use std::cell::RefCell;
+
 use serde_json::{Map, Value};
 use url::Url;
 use worker::{Env, Headers, Method, Request, Response};
@@ -24,6 +26,9 @@ pub struct Cx {
     pub url: Url,
     pub headers: Headers,
     pub body: Vec<u8>,
+    /// Durable events to hand to their chat rooms once the response is on its way
+    /// (`realtime::publish`), in the order they were made.
+    pub publish_later: RefCell<Vec<(i64, Value)>>,
 }
 
 impl Cx {
@@ -54,6 +59,7 @@ impl Cx {
             headers: req.headers().clone(),
             body,
             env,
+            publish_later: RefCell::new(Vec::new()),
         })
     }
 

@@ -30,10 +30,17 @@ use crate::error::ApiError;
 use crate::http::Cx;
 
 #[event(fetch)]
-async fn fetch(req: Request, env: Env, _ctx: Context) -> worker::Result<Response> {
+async fn fetch(req: Request, env: Env, ctx: Context) -> worker::Result<Response> {
     let (result, timing) = match Cx::new(req, env).await {
         Ok(cx) => {
             let result = routes::route(&cx).await;
+            // Durable events go to their rooms after the response: the writer does not wait
+            // for the fan-out (ordering is the room's job, by seq).
+            let events = cx.publish_later.take();
+            if !events.is_empty() {
+                let env = cx.env.clone();
+                ctx.wait_until(async move { realtime::flush(&env, events).await });
+            }
             (result, Some(cx.db.round_trips()))
         }
         Err(e) => (Err(e), None),

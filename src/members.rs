@@ -59,8 +59,7 @@ pub async fn add(cx: &Cx, chat_id: i64) -> ApiResult<Response> {
                 cx,
                 chat_id,
                 json!({"type": "members_added", "seq": seq, "user_ids": new_ids}),
-            )
-            .await;
+            );
         } else {
             // Someone else added some of them at the same moment: nothing was written.
             return Err(ApiError::field(
@@ -94,7 +93,7 @@ pub async fn remove(cx: &Cx, chat_id: i64, user_id: i64) -> ApiResult<Response> 
     } else {
         json!({"type": "member_removed", "seq": seq, "user_id": user_id})
     };
-    realtime::publish(cx, chat_id, event).await;
+    realtime::publish(cx, chat_id, event);
     realtime::disconnect(cx, chat_id, Some(vec![user_id])).await;
     http::no_content()
 }

@@ -199,8 +199,7 @@ pub async fn send(cx: &Cx, chat_id: i64) -> ApiResult<Response> {
             cx,
             chat_id,
             json!({"type": "new_message", "seq": seq, "message": message}),
-        )
-        .await;
+        );
     }
     http::json(if created { 201 } else { 200 }, &message)
 }
@@ -261,8 +260,7 @@ pub async fn update(cx: &Cx, id: i64) -> ApiResult<Response> {
         cx,
         chat_id,
         json!({"type": "message_updated", "seq": seq, "message": message}),
-    )
-    .await;
+    );
     http::ok(&message)
 }
 
@@ -281,8 +279,7 @@ pub async fn destroy(cx: &Cx, id: i64) -> ApiResult<Response> {
                 cx,
                 chat_id,
                 json!({"type": "message_deleted", "seq": seq, "message_id": id}),
-            )
-            .await;
+            );
         }
     }
     http::no_content()

@@ -62,8 +62,7 @@ pub async fn toggle(cx: &Cx, id: i64) -> ApiResult<Response> {
         cx,
         chat_id,
         json!({"type": "reaction_updated", "seq": seq, "message_id": id, "reactions": reactions}),
-    )
-    .await;
+    );
     http::ok(&json!({
         "action": if add { "added" } else { "removed" },
         "emoji": e,

@@ -49,7 +49,7 @@ pub async fn mark_as_read(cx: &Cx, chat_id: i64) -> ApiResult<Response> {
     input.finish()?;
     let (marked, pointer, event) = mark(&cx.db, chat_id, me.user.id, message_id).await?;
     if let Some(event) = event {
-        realtime::publish(cx, chat_id, event).await;
+        realtime::publish(cx, chat_id, event);
     }
     http::ok(&json!({"status": "success", "marked_count": marked, "last_read_message_id": pointer}))
 }

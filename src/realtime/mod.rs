@@ -4,11 +4,14 @@
 //!
 //! Contract used by the REST handlers (chats, members, messages, reactions, receipts):
 //! - `publish(cx, chat_id, event)` after the D1 batch that made the event durable committed.
-//!   `event` is the full JSON sent to clients: `{"type": ..., "seq": N, ...payload}`.
+//!   `event` is the full JSON sent to clients: `{"type": ..., "seq": N, ...payload}`. The
+//!   event is handed to the room after the response is on its way (`flush`, run under
+//!   `wait_until` by the fetch handler), so the writer does not wait for the fan-out.
 //!   Failures are logged, never fail the request (the event is durable; the room fills gaps
 //!   from D1).
 //! - `disconnect(cx, chat_id, user_ids)` closes the sockets of removed members at once
-//!   (`None`: everybody, the chat was deleted).
+//!   (`None`: everybody, the chat was deleted): it first hands over the events this request
+//!   published, in order, and answers only when the sockets are closed.
 
 mod calls;
 pub mod order;
@@ -21,7 +24,7 @@ pub mod typing;
 use serde_json::{json, Value};
 use url::Url;
 use wasm_bindgen::JsValue;
-use worker::{Headers, Method, Request, RequestInit, Response, Stub};
+use worker::{Env, Headers, Method, Request, RequestInit, Response, Stub};
 
 use crate::auth;
 use crate::error::{ApiError, ApiResult};
@@ -29,9 +32,8 @@ use crate::http::{self, Cx};
 use protocol::{RoomCall, SocketInfo};
 
 /// The chat's room (one Durable Object per chat id).
-fn room(cx: &Cx, chat_id: i64) -> ApiResult<Stub> {
-    Ok(cx
-        .env
+fn room(env: &Env, chat_id: i64) -> ApiResult<Stub> {
+    Ok(env
         .durable_object("CHAT_ROOMS")?
         .id_from_name(&chat_id.to_string())?
         .get_stub()?)
@@ -39,29 +41,42 @@ fn room(cx: &Cx, chat_id: i64) -> ApiResult<Stub> {
 
 /// Sends one internal call to the room. Only the worker can reach a Durable Object, so the
 /// room trusts what arrives here (the user ids were authenticated by the worker).
-async fn call_room(cx: &Cx, chat_id: i64, call: &RoomCall) -> ApiResult<()> {
+async fn call_room(env: &Env, chat_id: i64, call: &RoomCall) -> ApiResult<()> {
     let mut init = RequestInit::new();
     init.with_method(Method::Post)
         .with_body(Some(JsValue::from_str(&serde_json::to_string(call)?)));
     let req = Request::new_with_init("https://room/call", &init)?;
-    let resp = room(cx, chat_id)?.fetch_with_request(req).await?;
+    let resp = room(env, chat_id)?.fetch_with_request(req).await?;
     match resp.status_code() {
         200..=299 => Ok(()),
         s => Err(ApiError::Internal(format!("room answered {s}"))),
     }
 }
 
-/// Hands a durable event to the chat's room for fan-out. Never fails the caller: a lost
-/// publish shows up in the room as a gap, which it fills from D1.
-pub async fn publish(cx: &Cx, chat_id: i64, event: Value) {
-    if let Err(e) = call_room(cx, chat_id, &RoomCall::Publish { chat_id, event }).await {
-        worker::console_error!("publish to chat {chat_id} failed: {e:?}");
+/// Queues a durable event for the chat's room; `flush` delivers it once the response is on
+/// its way. Never fails the caller: a lost publish shows up in the room as a gap, which it
+/// fills from D1.
+pub fn publish(cx: &Cx, chat_id: i64, event: Value) {
+    cx.publish_later.borrow_mut().push((chat_id, event));
+}
+
+/// Hands queued events to their rooms, in order (the fetch handler runs this under
+/// `wait_until`, after the response).
+pub async fn flush(env: &Env, events: Vec<(i64, Value)>) {
+    for (chat_id, event) in events {
+        if let Err(e) = call_room(env, chat_id, &RoomCall::Publish { chat_id, event }).await {
+            worker::console_error!("publish to chat {chat_id} failed: {e:?}");
+        }
     }
 }
 
-/// Closes the sockets of `user_ids` on this chat (all sockets when `None`).
+/// Closes the sockets of `user_ids` on this chat (all sockets when `None`), after handing
+/// over what this request published, so the removal's own event still reaches them.
 pub async fn disconnect(cx: &Cx, chat_id: i64, user_ids: Option<Vec<i64>>) {
-    if let Err(e) = call_room(cx, chat_id, &RoomCall::Disconnect { chat_id, user_ids }).await {
+    let queued = cx.publish_later.take();
+    flush(&cx.env, queued).await;
+    let call = RoomCall::Disconnect { chat_id, user_ids };
+    if let Err(e) = call_room(&cx.env, chat_id, &call).await {
         worker::console_error!("disconnect on chat {chat_id} failed: {e:?}");
     }
 }
@@ -110,7 +125,7 @@ pub async fn connect(cx: &Cx, chat_id: i64) -> ApiResult<Response> {
     let mut init = RequestInit::new();
     init.with_method(Method::Get).with_headers(headers);
     let req = Request::new_with_init(url.as_str(), &init)?;
-    let resp = room(cx, chat_id)?.fetch_with_request(req).await?;
+    let resp = room(&cx.env, chat_id)?.fetch_with_request(req).await?;
     match resp.status_code() {
         101 => Ok(resp),
         404 => Err(ApiError::NotFound),
@@ -134,6 +149,6 @@ pub async fn typing(cx: &Cx, chat_id: i64) -> ApiResult<Response> {
         user_id: caller.user.id,
         is_typing: is_typing.unwrap_or(false),
     };
-    call_room(cx, chat_id, &call).await?;
+    call_room(&cx.env, chat_id, &call).await?;
     http::ok(&json!({"status": "success"}))
 }
