@@ -82,7 +82,7 @@ fn xml_escape(s: &str) -> String {
 /// `GET /messages/api/users/search/?q=` — users whose username, first or last name or email
 /// contains `q` (case-insensitive), excluding the caller; at most 20, exact username first.
 pub async fn search(cx: &Cx) -> ApiResult<Response> {
-    let q = cx.query("q").unwrap_or_default().trim().to_lowercase();
+    let q = cx.query("q").unwrap_or_default().trim().to_string();
     let valid = if q.is_empty() {
         Err(ApiError::field("q", "This query parameter is required."))
     } else if q.chars().count() > 150 {
@@ -93,6 +93,7 @@ pub async fn search(cx: &Cx) -> ApiResult<Response> {
     } else {
         Ok(())
     };
+    let q = q.to_lowercase();
     // Searched in the round trip that authenticates, leaving the caller out in SQL.
     let (_, res) = auth::authenticate_with(cx, |s| match valid {
         Ok(()) => Ok(vec![users::search_stmt(
