@@ -345,30 +345,25 @@ pub async fn rename(
         "UPDATE chats SET title = ?, updated_at = ? WHERE id = ?",
         args![title, now, chat_id],
     )?);
-    sts.push(db.stmt("SELECT last_seq FROM chats WHERE id = ?", args![chat_id])?);
+    sts.push(events::seq_stmt(db, chat_id)?);
     let seq_at = sts.len() - 1;
     sts.extend(page_stmts(db, &Page::one(by, chat_id))?);
     let res = db.batch(sts).await?;
-    Ok((last_seq(&res[seq_at])?, page_data(&res[seq_at + 1..])?))
-}
-
-fn last_seq(res: &worker::D1Result) -> ApiResult<i64> {
-    #[derive(Deserialize)]
-    struct Seq {
-        last_seq: i64,
-    }
-    Ok(first_row::<Seq>(res)?.map(|s| s.last_seq).unwrap_or(0))
+    Ok((
+        events::read_seq(&res[seq_at])?,
+        page_data(&res[seq_at + 1..])?,
+    ))
 }
 
 /// Deletes a chat and everything in it (cascades); returns the seq its `chat_deleted` takes.
 pub async fn delete(db: &Db, chat_id: i64) -> ApiResult<i64> {
     let res = db
         .batch(vec![
-            db.stmt("SELECT last_seq FROM chats WHERE id = ?", args![chat_id])?,
+            events::seq_stmt(db, chat_id)?,
             db.stmt("DELETE FROM chats WHERE id = ?", args![chat_id])?,
         ])
         .await?;
-    Ok(last_seq(&res[0])? + 1)
+    Ok(events::read_seq(&res[0])? + 1)
 }
 
 /// The two reads of `candidates`: active users among `ids`, and which of them already belong
@@ -432,12 +427,12 @@ pub async fn add_members(
             args![chat_id, now, ids_json.as_str(), chat_id],
         )?,
     );
-    sts.push(db.stmt("SELECT last_seq FROM chats WHERE id = ?", args![chat_id])?);
+    sts.push(events::seq_stmt(db, chat_id)?);
     let res = db.batch(sts).await?;
     if changes(&res[0]) == 0 {
         return Ok(None);
     }
-    Ok(Some(last_seq(&res[res.len() - 1])?))
+    Ok(Some(events::read_seq(&res[res.len() - 1])?))
 }
 
 /// What removing a member did.
@@ -472,7 +467,7 @@ pub async fn remove_member(
         )),
         now,
     )?;
-    sts.push(db.stmt("SELECT last_seq FROM chats WHERE id = ?", args![chat_id])?);
+    sts.push(events::seq_stmt(db, chat_id)?);
     sts.push(db.stmt(
         "DELETE FROM chat_members WHERE chat_id = ? AND user_id = ?",
         args![chat_id, user_id],
@@ -494,7 +489,7 @@ pub async fn remove_member(
     let bumped = changes(&res[0]) > 0;
     Ok(Removed {
         seq: if bumped {
-            Some(last_seq(&res[3])?)
+            Some(events::read_seq(&res[3])?)
         } else {
             None
         },

@@ -7,7 +7,7 @@
 //! "the chat's last_seq has no event row yet" (`PENDING`).
 
 use serde::Deserialize;
-use worker::D1PreparedStatement;
+use worker::{D1PreparedStatement, D1Result};
 
 use super::{Arg, Db};
 use crate::args;
@@ -98,6 +98,21 @@ pub fn append(
         args![chat_id, chat_id, RETENTION],
     )?;
     Ok(vec![bump, insert, prune])
+}
+
+/// The statement reading the chat's newest seq, for the end of a batch that appended an event
+/// (`read_seq` reads its result).
+pub fn seq_stmt(db: &Db, chat_id: i64) -> ApiResult<D1PreparedStatement> {
+    db.stmt("SELECT last_seq FROM chats WHERE id = ?", args![chat_id])
+}
+
+/// The seq `seq_stmt` read (0 when the chat is gone).
+pub fn read_seq(res: &D1Result) -> ApiResult<i64> {
+    #[derive(Deserialize)]
+    struct Seq {
+        last_seq: i64,
+    }
+    Ok(super::first_row::<Seq>(res)?.map_or(0, |s| s.last_seq))
 }
 
 /// A stored event.

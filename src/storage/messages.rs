@@ -363,19 +363,13 @@ async fn finish_change(
     id: i64,
     mut sts: Vec<D1PreparedStatement>,
 ) -> ApiResult<Option<(Loaded, i64)>> {
-    sts.push(db.stmt("SELECT last_seq FROM chats WHERE id = ?", args![chat_id])?);
+    sts.push(events::seq_stmt(db, chat_id)?);
     sts.extend(one_stmts(db, chat_id, id)?);
     let res = db.batch(sts).await?;
     if changes(&res[0]) == 0 {
         return Ok(None);
     }
-    #[derive(Deserialize)]
-    struct Seq {
-        last_seq: i64,
-    }
-    let seq = first_row::<Seq>(&res[res.len() - 4])?
-        .map(|s| s.last_seq)
-        .unwrap_or(0);
+    let seq = events::read_seq(&res[res.len() - 4])?;
     Ok(Some((loaded(&res, res.len() - 3)?, seq)))
 }
 
@@ -501,19 +495,15 @@ pub async fn mark_read(
         )?,
     );
     sts.insert(0, before);
-    sts.push(db.stmt("SELECT last_seq FROM chats WHERE id = ?", args![chat_id])?);
+    sts.push(events::seq_stmt(db, chat_id)?);
     let res = db.batch(sts).await?;
     let marked: MarkedRow = first_row(&res[0])?.unwrap_or(MarkedRow {
         pointer: 0,
         marked: 0,
         target_ok: 0,
     });
-    #[derive(Deserialize)]
-    struct Seq {
-        last_seq: i64,
-    }
     let seq = if changes(&res[1]) > 0 {
-        first_row::<Seq>(&res[res.len() - 1])?.map(|s| s.last_seq)
+        Some(events::read_seq(&res[res.len() - 1])?)
     } else {
         None
     };
