@@ -233,10 +233,7 @@ pub async fn create(
     let n = others.len() as i64;
     let all_exist = "(SELECT COUNT(*) FROM users WHERE is_active = 1
                       AND id IN (SELECT value FROM json_each(?))) = ?";
-    let found = db.stmt(
-        "SELECT id FROM users WHERE is_active = 1 AND id IN (SELECT value FROM json_each(?))",
-        args![ids_json.as_str()],
-    )?;
+    let found = active_users_stmt(db, &ids_json)?;
     // DMs are keyed by the pair, so a concurrent second create hits the unique key instead.
     let dm_key = (chat_type == "dm").then(|| {
         let other = others.first().copied().unwrap_or(0);
@@ -289,7 +286,6 @@ pub async fn create(
     )?;
     let mut id_args = vec![];
     target_args(&mut id_args);
-    let chat_id = db.stmt(&format!("SELECT {target} AS id"), id_args.clone())?;
     let view = Page {
         viewer: Viewer::User(creator),
         filter_sql: format!("c.id = {target}"),
@@ -297,26 +293,20 @@ pub async fn create(
         limit: 1,
         offset: 0,
     };
-    let mut sts = vec![found, insert_chat, insert_members, chat_id];
+    let mut sts = vec![found, insert_chat, insert_members];
     sts.extend(page_stmts(db, &view)?);
     let res = db.batch(sts).await?;
-    #[derive(Deserialize)]
-    struct Id {
-        id: Option<i64>,
-    }
-    let found_ids: Vec<i64> = rows::<Id>(&res[0])?
-        .into_iter()
-        .filter_map(|r| r.id)
-        .collect();
+    let found_ids = ids(&res[0])?;
+    let page = page_data(&res[3..])?;
     Ok(Created {
         created: changes(&res[1]) > 0,
         chat_id: if found_ids.len() == others.len() {
-            first_row::<Id>(&res[3])?.and_then(|r| r.id)
+            page.chats.first().map(|c| c.chat.id)
         } else {
             None
         },
         found_ids,
-        page: page_data(&res[4..])?,
+        page,
     })
 }
 
@@ -366,15 +356,29 @@ pub async fn delete(db: &Db, chat_id: i64) -> ApiResult<i64> {
     Ok(events::read_seq(&res[0])? + 1)
 }
 
+/// The statement selecting the active users among the ids of the JSON array `ids_json`.
+fn active_users_stmt(db: &Db, ids_json: &str) -> ApiResult<D1PreparedStatement> {
+    db.stmt(
+        "SELECT id FROM users WHERE is_active = 1 AND id IN (SELECT value FROM json_each(?))",
+        args![ids_json],
+    )
+}
+
+/// The ids an `id` column of a result holds.
+fn ids(res: &D1Result) -> ApiResult<Vec<i64>> {
+    #[derive(Deserialize)]
+    struct Id {
+        id: i64,
+    }
+    Ok(rows::<Id>(res)?.into_iter().map(|i| i.id).collect())
+}
+
 /// The two reads of `candidates`: active users among `ids`, and which of them already belong
 /// to the chat (to batch with authentication).
 pub fn candidate_stmts(db: &Db, chat_id: i64, ids: &[i64]) -> ApiResult<Vec<D1PreparedStatement>> {
     let ids_json = serde_json::to_string(ids)?;
     Ok(vec![
-        db.stmt(
-            "SELECT id FROM users WHERE is_active = 1 AND id IN (SELECT value FROM json_each(?))",
-            args![ids_json.as_str()],
-        )?,
+        active_users_stmt(db, &ids_json)?,
         db.stmt(
             "SELECT user_id AS id FROM chat_members
              WHERE chat_id = ? AND user_id IN (SELECT value FROM json_each(?))",
@@ -385,11 +389,6 @@ pub fn candidate_stmts(db: &Db, chat_id: i64, ids: &[i64]) -> ApiResult<Vec<D1Pr
 
 /// Reads the results of `candidate_stmts`: (active users, already members).
 pub fn candidates(res: &[D1Result]) -> ApiResult<(Vec<i64>, Vec<i64>)> {
-    #[derive(Deserialize)]
-    struct Id {
-        id: i64,
-    }
-    let ids = |r| -> ApiResult<Vec<i64>> { Ok(rows::<Id>(r)?.into_iter().map(|i| i.id).collect()) };
     Ok((ids(&res[0])?, ids(&res[1])?))
 }
 
