@@ -8,7 +8,8 @@ use worker::Response;
 
 use crate::auth;
 use crate::error::{ApiError, ApiResult};
-use crate::http::{self, Cx};
+use crate::http::{self, Cx, Input};
+use crate::members;
 use crate::messages;
 use crate::realtime;
 use crate::storage::chats::{self, MemberRow, Page, PageData};
@@ -16,6 +17,18 @@ use crate::time;
 use crate::users::{display_name, summary};
 
 pub const MAX_TITLE: usize = 255;
+
+/// A title trimmed, with a 400 on `title` recorded when it is over `MAX_TITLE` code points.
+fn checked_title(input: &mut Input, title: &str) -> String {
+    let title = title.trim().to_string();
+    if title.chars().count() > MAX_TITLE {
+        input.error(
+            "title",
+            "Ensure this field has no more than 255 characters.",
+        );
+    }
+    title
+}
 
 /// Renders the chats of a page as the caller (`me`) sees them: `{id, title, chat_type,
 /// created_at, updated_at, last_message, unread_count, members, admins}`.
@@ -138,13 +151,7 @@ pub async fn create(cx: &Cx) -> ApiResult<Response> {
     let chat_type = input.string("chat_type");
     let title = input.opt_string("title").unwrap_or_default();
     let member_ids = input.id_list("member_ids");
-    let title = title.trim().to_string();
-    if title.chars().count() > MAX_TITLE {
-        input.error(
-            "title",
-            "Ensure this field has no more than 255 characters.",
-        );
-    }
+    let title = checked_title(&mut input, &title);
     match chat_type.as_deref() {
         Some("dm") | Some("group") | None => {}
         Some(_) => input.error("chat_type", "Must be \"dm\" or \"group\"."),
@@ -159,8 +166,8 @@ pub async fn create(cx: &Cx) -> ApiResult<Response> {
             "A direct message has exactly one other member.",
         );
     }
-    if others.len() > 500 {
-        input.error("member_ids", "At most 500 members can be added at once.");
+    if others.len() > members::MAX_ADD {
+        input.error("member_ids", members::TOO_MANY);
     }
     input.finish()?;
     let chat_type = chat_type.expect("validated");
@@ -221,16 +228,7 @@ pub async fn update(cx: &Cx, chat_id: i64) -> ApiResult<Response> {
         return Err(ApiError::Forbidden);
     }
     let mut input = cx.json()?;
-    let title = input.string("title").map(|t| t.trim().to_string());
-    if title
-        .as_ref()
-        .is_some_and(|t| t.chars().count() > MAX_TITLE)
-    {
-        input.error(
-            "title",
-            "Ensure this field has no more than 255 characters.",
-        );
-    }
+    let title = input.string("title").map(|t| checked_title(&mut input, &t));
     input.finish()?;
     let (seq, data) = chats::rename(
         &cx.db,

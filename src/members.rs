@@ -10,8 +10,10 @@ use crate::realtime;
 use crate::storage::chats;
 use crate::time;
 
-/// Most members one call adds.
-const MAX_ADD: usize = 500;
+/// Most members one call adds (also when a group is created).
+pub const MAX_ADD: usize = 500;
+/// The 400 for more than `MAX_ADD`.
+pub const TOO_MANY: &str = "At most 500 members can be added at once.";
 
 /// `POST /messages/api/chats/{id}/members/add/` `{user_ids}` — group admins only; unknown ids
 /// are a 400 and nothing is added; `added_count` counts only users who were not members.
@@ -27,7 +29,7 @@ pub async fn add(cx: &Cx, chat_id: i64) -> ApiResult<Response> {
     let (_, chat, found) = auth::member_with(cx, chat_id, |_| Ok(lookups)).await?;
     let mut input = input?;
     if ids.as_ref().is_some_and(|ids| ids.len() > MAX_ADD) {
-        input.error("user_ids", "At most 500 members can be added at once.");
+        input.error("user_ids", TOO_MANY);
     }
     if chat.chat_type == "dm" {
         input.error("user_ids", "Members cannot be added to a direct message.");
