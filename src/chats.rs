@@ -8,6 +8,7 @@ use worker::Response;
 
 use crate::auth;
 use crate::error::{ApiError, ApiResult};
+use crate::events;
 use crate::http::{self, Cx, Input};
 use crate::members;
 use crate::messages;
@@ -239,11 +240,7 @@ pub async fn update(cx: &Cx, chat_id: i64) -> ApiResult<Response> {
     )
     .await?;
     let view = first(&data, me.user.id)?;
-    realtime::publish(
-        cx,
-        chat_id,
-        json!({"type": "chat_updated", "seq": seq, "chat": view}),
-    );
+    realtime::publish(cx, chat_id, events::chat_updated(seq, view.clone()));
     http::ok(&view)
 }
 
@@ -255,11 +252,7 @@ pub async fn destroy(cx: &Cx, chat_id: i64) -> ApiResult<Response> {
         return Err(ApiError::Forbidden);
     }
     let seq = chats::delete(&cx.db, chat_id).await?;
-    realtime::publish(
-        cx,
-        chat_id,
-        json!({"type": "chat_deleted", "seq": seq, "chat_id": chat_id}),
-    );
+    realtime::publish(cx, chat_id, events::chat_deleted(seq, chat_id));
     realtime::disconnect(cx, chat_id, None).await;
     http::no_content()
 }

@@ -1,5 +1,6 @@
-//! Rendering stored chat events (`chat_events` rows) into the JSON clients receive (SPEC §6),
-//! for `?since=` replay and for the room's gap filling.
+//! The JSON of every durable chat event (SPEC §6), built here for live publishes and replays
+//! alike, and the rendering of stored events (`chat_events` rows) into it for `?since=` replay
+//! and the room's gap filling.
 //!
 //! A replayed event has the live event's shape. What it refers to (a message, its reactions,
 //! the chat) is rendered as it is now, not as it was when the event happened: a replayed
@@ -56,44 +57,85 @@ struct Found {
     chat: Option<Value>,
 }
 
-/// One event in the live event's shape (`realtime::publish` callers). A message or chat that
-/// is gone leaves its id in place of the object.
+/// One stored event in the live event's shape. A message or chat that is gone leaves its id in
+/// place of the object.
 fn render_row(chat_id: i64, row: EventRow, found: &Found) -> Value {
-    let mut ev = json!({"type": row.kind, "seq": row.seq});
+    let seq = row.seq;
     let message = row.message_id.and_then(|id| found.messages.get(&id));
-    let payload = match row.kind.as_str() {
-        "new_message" | "message_updated" => match message {
-            Some(m) => json!({"message": m}),
-            None => json!({"message_id": row.message_id}),
+    let gone = |kind: &str, key: &str, id: Option<i64>| json!({"type": kind, "seq": seq, key: id});
+    match row.kind.as_str() {
+        "new_message" => match message {
+            Some(m) => new_message(seq, m.clone()),
+            None => gone("new_message", "message_id", row.message_id),
         },
-        "reaction_updated" => json!({
-            "message_id": row.message_id,
-            "reactions": message.map_or(json!([]), |m| m["reactions"].clone()),
-        }),
-        "message_deleted" => json!({"message_id": row.message_id}),
+        "message_updated" => match message {
+            Some(m) => message_updated(seq, m.clone()),
+            None => gone("message_updated", "message_id", row.message_id),
+        },
+        "reaction_updated" => reaction_updated(
+            seq,
+            row.message_id,
+            message.map_or(json!([]), |m| m["reactions"].clone()),
+        ),
+        "message_deleted" => message_deleted(seq, row.message_id),
         // The read pointer the receipt moved to is stored in the row's message_id.
-        "read_receipt" => json!({"user_id": row.user_id, "last_read_message_id": row.message_id}),
-        "members_added" => {
-            let ids: Value = row
-                .data
+        "read_receipt" => read_receipt(seq, row.user_id, row.message_id),
+        "members_added" => members_added(
+            seq,
+            row.data
                 .as_deref()
                 .and_then(|d| serde_json::from_str(d).ok())
                 .filter(Value::is_array)
-                .unwrap_or_else(|| json!([]));
-            json!({ "user_ids": ids })
-        }
-        "member_removed" => json!({"user_id": row.user_id}),
+                .unwrap_or_else(|| json!([])),
+        ),
+        "member_removed" => member_removed(seq, row.user_id),
         "chat_updated" => match &found.chat {
-            Some(c) => json!({"chat": c}),
-            None => json!({"chat_id": chat_id}),
+            Some(c) => chat_updated(seq, c.clone()),
+            None => gone("chat_updated", "chat_id", Some(chat_id)),
         },
-        "chat_deleted" => json!({"chat_id": chat_id}),
-        _ => json!({}),
-    };
-    if let (Value::Object(ev), Value::Object(p)) = (&mut ev, payload) {
-        ev.extend(p);
+        "chat_deleted" => chat_deleted(seq, chat_id),
+        other => json!({"type": other, "seq": seq}),
     }
-    ev
+}
+
+// The client JSON of each durable event (SPEC §6), for live publishes and replays alike.
+
+pub fn new_message(seq: i64, message: Value) -> Value {
+    json!({"type": "new_message", "seq": seq, "message": message})
+}
+
+pub fn message_updated(seq: i64, message: Value) -> Value {
+    json!({"type": "message_updated", "seq": seq, "message": message})
+}
+
+pub fn message_deleted(seq: i64, message_id: impl Into<Value>) -> Value {
+    json!({"type": "message_deleted", "seq": seq, "message_id": message_id.into()})
+}
+
+pub fn reaction_updated(seq: i64, message_id: impl Into<Value>, reactions: Value) -> Value {
+    json!({"type": "reaction_updated", "seq": seq, "message_id": message_id.into(),
+           "reactions": reactions})
+}
+
+pub fn read_receipt(seq: i64, user_id: impl Into<Value>, pointer: impl Into<Value>) -> Value {
+    json!({"type": "read_receipt", "seq": seq, "user_id": user_id.into(),
+           "last_read_message_id": pointer.into()})
+}
+
+pub fn members_added(seq: i64, user_ids: impl Into<Value>) -> Value {
+    json!({"type": "members_added", "seq": seq, "user_ids": user_ids.into()})
+}
+
+pub fn member_removed(seq: i64, user_id: impl Into<Value>) -> Value {
+    json!({"type": "member_removed", "seq": seq, "user_id": user_id.into()})
+}
+
+pub fn chat_updated(seq: i64, chat: Value) -> Value {
+    json!({"type": "chat_updated", "seq": seq, "chat": chat})
+}
+
+pub fn chat_deleted(seq: i64, chat_id: i64) -> Value {
+    json!({"type": "chat_deleted", "seq": seq, "chat_id": chat_id})
 }
 
 #[cfg(test)]

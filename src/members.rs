@@ -1,10 +1,11 @@
 //! Members (SPEC §4): adding to groups (admins) and removing (admins, or anyone leaving).
 
-use serde_json::{json, Value};
+use serde_json::json;
 use worker::Response;
 
 use crate::auth;
 use crate::error::{ApiError, ApiResult};
+use crate::events;
 use crate::http::{self, Cx};
 use crate::realtime;
 use crate::storage::chats;
@@ -57,11 +58,7 @@ pub async fn add(cx: &Cx, chat_id: i64) -> ApiResult<Response> {
     if !new_ids.is_empty() {
         if let Some(seq) = chats::add_members(&cx.db, chat_id, &new_ids, &time::now_iso()).await? {
             added = new_ids.len();
-            realtime::publish(
-                cx,
-                chat_id,
-                json!({"type": "members_added", "seq": seq, "user_ids": new_ids}),
-            );
+            realtime::publish(cx, chat_id, events::members_added(seq, new_ids));
         } else {
             // Someone else added some of them at the same moment: nothing was written.
             return Err(ApiError::field(
@@ -90,10 +87,10 @@ pub async fn remove(cx: &Cx, chat_id: i64, user_id: i64) -> ApiResult<Response> 
     let Some(seq) = removed.seq else {
         return Err(ApiError::NotFound); // not a member of this chat
     };
-    let event: Value = if removed.chat_deleted {
-        json!({"type": "chat_deleted", "seq": seq + 1, "chat_id": chat_id})
+    let event = if removed.chat_deleted {
+        events::chat_deleted(seq + 1, chat_id)
     } else {
-        json!({"type": "member_removed", "seq": seq, "user_id": user_id})
+        events::member_removed(seq, user_id)
     };
     realtime::publish(cx, chat_id, event);
     realtime::disconnect(cx, chat_id, Some(vec![user_id])).await;

@@ -9,6 +9,7 @@ use worker::{D1PreparedStatement, D1Result, Response};
 use crate::auth;
 use crate::chats::page_number;
 use crate::error::{ApiError, ApiResult};
+use crate::events;
 use crate::http::{self, Cx, Input};
 use crate::realtime;
 use crate::storage::messages::{self as store, Loaded, MessageAccess, MessageRow, Window};
@@ -194,12 +195,8 @@ pub async fn send(cx: &Cx, chat_id: i64) -> ApiResult<Response> {
     .await?;
     let message = render_one(&loaded)?;
     if created {
-        let seq = message["seq"].clone();
-        realtime::publish(
-            cx,
-            chat_id,
-            json!({"type": "new_message", "seq": seq, "message": message}),
-        );
+        let seq = loaded.messages.first().map_or(0, |m| m.seq);
+        realtime::publish(cx, chat_id, events::new_message(seq, message.clone()));
     }
     http::json(if created { 201 } else { 200 }, &message)
 }
@@ -256,11 +253,7 @@ pub async fn update(cx: &Cx, id: i64) -> ApiResult<Response> {
     .ok_or_else(|| ApiError::field("content", "A deleted message cannot be edited."))?;
     let (changed, seq) = changed;
     let message = render_one(&changed)?;
-    realtime::publish(
-        cx,
-        chat_id,
-        json!({"type": "message_updated", "seq": seq, "message": message}),
-    );
+    realtime::publish(cx, chat_id, events::message_updated(seq, message.clone()));
     http::ok(&message)
 }
 
@@ -275,11 +268,7 @@ pub async fn destroy(cx: &Cx, id: i64) -> ApiResult<Response> {
     if m.message.is_deleted == 0 {
         let chat_id = m.message.chat_id;
         if let Some((_, seq)) = store::change(&cx.db, chat_id, id, None, &time::now_iso()).await? {
-            realtime::publish(
-                cx,
-                chat_id,
-                json!({"type": "message_deleted", "seq": seq, "message_id": id}),
-            );
+            realtime::publish(cx, chat_id, events::message_deleted(seq, id));
         }
     }
     http::no_content()

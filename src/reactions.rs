@@ -5,6 +5,7 @@ use worker::Response;
 
 use crate::emoji;
 use crate::error::{ApiError, ApiResult};
+use crate::events;
 use crate::http::{self, Cx};
 use crate::messages::{access, render};
 use crate::realtime;
@@ -61,7 +62,7 @@ pub async fn toggle(cx: &Cx, id: i64) -> ApiResult<Response> {
     realtime::publish(
         cx,
         chat_id,
-        json!({"type": "reaction_updated", "seq": seq, "message_id": id, "reactions": reactions}),
+        events::reaction_updated(seq, id, reactions.clone()),
     );
     http::ok(&json!({
         "action": if add { "added" } else { "removed" },

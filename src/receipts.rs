@@ -5,6 +5,7 @@ use worker::Response;
 
 use crate::auth;
 use crate::error::{ApiError, ApiResult};
+use crate::events;
 use crate::http::{self, Cx};
 use crate::realtime;
 use crate::storage::{messages as store, Db};
@@ -23,10 +24,7 @@ pub async fn mark(
     if row.target_ok == 0 {
         return Err(ApiError::field("message_id", "Not a message of this chat."));
     }
-    let event = seq.map(|seq| {
-        json!({"type": "read_receipt", "seq": seq, "user_id": user_id,
-               "last_read_message_id": row.pointer})
-    });
+    let event = seq.map(|seq| events::read_receipt(seq, user_id, row.pointer));
     Ok((row.marked, row.pointer, event))
 }
 
