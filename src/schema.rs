@@ -30,93 +30,19 @@ mod tests {
         serde_json::from_str(OPENAPI_JSON).expect("openapi.json is valid JSON")
     }
 
-    /// The arguments of the first `on!(...)` in `arm`, up to its matching parenthesis.
-    fn on_call(arm: &str) -> &str {
-        let start = arm.find("on!(").expect("each arm dispatches with on!") + 4;
-        let mut depth = 1;
-        for (i, c) in arm[start..].char_indices() {
-            match c {
-                '(' => depth += 1,
-                ')' if depth == 1 => return &arm[start..start + i],
-                ')' => depth -= 1,
-                _ => {}
-            }
-        }
-        panic!("unbalanced on!( in {arm}");
-    }
-
-    /// The routes of `routes.rs` as `path template → methods`, read from its source: every
-    /// `[..] => ... on!(cx, Method | Method => ..., ...)` arm. Path parameters are named after
-    /// the segment before them (`chats/{chat_id}`, `messages/{message_id}`, `{user_id}`).
+    /// The route table as `path template → methods` (lower case).
     fn route_table() -> BTreeMap<String, BTreeSet<String>> {
-        let src = include_str!("routes.rs");
-        let body = &src[src.find("pub async fn route").expect("the route function")..];
-        let api_start = body.find("match api {").expect("the API match");
-        // Each arm starts on a line whose first token is a slice pattern.
-        let mut arms: Vec<(usize, &str)> = Vec::new();
-        let mut offset = 0;
-        for line in body.split_inclusive('\n') {
-            let t = line.trim_start();
-            if t.starts_with('[') && t.contains("] =>") {
-                arms.push((offset, t));
-            }
-            offset += line.len();
-        }
-        let mut table = BTreeMap::new();
-        for (i, (at, line)) in arms.iter().enumerate() {
-            let pattern = &line[1..line.find("] =>").unwrap()];
-            if pattern.contains("..") {
-                continue; // the `/messages/api/` prefix arm
-            }
-            let end = arms.get(i + 1).map_or(body.len(), |(next, _)| *next);
-            let arm = &body[*at..end];
-            let mut path = String::from(if *at > api_start { "/messages/api" } else { "" });
-            let mut previous = "";
-            for seg in pattern.split(',').map(str::trim) {
-                let name = if let Some(lit) = seg.strip_prefix('"') {
-                    lit.trim_end_matches('"').to_string()
-                } else {
-                    let param = match (seg, previous) {
-                        ("user", _) => "user_id",
-                        (_, "chats") => "chat_id",
-                        (_, "messages") => "message_id",
-                        other => panic!("unnamed path parameter {other:?} in routes.rs"),
-                    };
-                    format!("{{{param}}}")
-                };
-                previous = seg.trim_matches('"');
-                path.push('/');
-                path.push_str(&name);
-            }
-            path.push('/');
-            let call = on_call(arm);
-            let pieces: Vec<&str> = call.split("=>").collect();
-            let methods: BTreeSet<String> = pieces[..pieces.len() - 1]
-                .iter()
-                .flat_map(|p| p.rsplit(',').next().unwrap().split('|'))
-                .map(|m| m.trim().to_ascii_lowercase())
-                .collect();
-            table.insert(path, methods);
-        }
-        table
-    }
-
-    #[test]
-    fn the_route_table_parser_sees_every_route() {
-        let table = route_table();
-        // Guards the parser itself: these are known routes with known methods.
-        let get_post: BTreeSet<String> = ["get", "post"].map(String::from).into();
-        assert_eq!(
-            table.get("/messages/api/chats/{chat_id}/messages/"),
-            Some(&get_post)
-        );
-        let remove: BTreeSet<String> = ["delete".to_string()].into();
-        assert_eq!(
-            table.get("/messages/api/chats/{chat_id}/members/{user_id}/remove/"),
-            Some(&remove)
-        );
-        assert!(table.contains_key("/healthz/") && table.contains_key("/login/"));
-        assert!(table.len() >= 18, "routes found: {table:#?}");
+        crate::routes::ROUTES
+            .iter()
+            .map(|r| {
+                let methods = r
+                    .methods
+                    .iter()
+                    .map(|(m, _)| m.to_ascii_lowercase())
+                    .collect();
+                (r.path.to_string(), methods)
+            })
+            .collect()
     }
 
     #[test]
@@ -157,7 +83,7 @@ mod tests {
         assert_eq!(
             documented,
             route_table(),
-            "openapi.json paths (left) must equal routes.rs (right)"
+            "openapi.json paths (left) must equal routes::ROUTES (right)"
         );
     }
 
