@@ -1,4 +1,4 @@
-//! Chats (SPEC §4): list, create (DM get-or-create, groups), detail, rename, delete.
+//! Chats: list, create (DM get-or-create, groups), detail, rename, delete.
 
 use serde_json::json;
 use worker::Response;

@@ -46,7 +46,7 @@ macro_rules! named_enum {
 }
 
 named_enum! {
-    /// `chat_type` (SPEC §4).
+    /// `chat_type`.
     pub enum ChatKind {
         /// Two people; get-or-create by the pair.
         Dm = "dm",
@@ -56,7 +56,7 @@ named_enum! {
 }
 
 named_enum! {
-    /// The type of a durable chat event (SPEC §6): the `type` of its JSON and of its
+    /// The type of a durable chat event (docs/realtime.md): the `type` of its JSON and of its
     /// `chat_events` row.
     pub enum EventKind {
         NewMessage = "new_message",

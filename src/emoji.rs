@@ -1,4 +1,4 @@
-//! Is this text one emoji, and which? (SPEC §5: a Unicode emoji sequence of at most 10 code
+//! Is this text one emoji, and which? (a Unicode emoji sequence of at most 10 code
 //! points.) Decided by the `emojis` crate's table of the Unicode emoji set. Forms of one emoji
 //! that differ only in U+FE0F (`👍` and `👍️` as some pickers send it, `❤` and `❤️`, `#⃣` and
 //! `#️⃣`) map to its one fully qualified form: reactions are stored in that form, so they

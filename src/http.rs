@@ -10,7 +10,7 @@ use crate::error::{ApiError, ApiResult, FieldErrors};
 use crate::settings::Settings;
 use crate::storage::Db;
 
-/// Request bodies larger than this are refused with 413 (SPEC §2).
+/// Request bodies larger than this are refused with 413.
 pub const MAX_BODY_BYTES: usize = 64 * 1024;
 
 /// Everything a handler needs about one request.
@@ -140,7 +140,7 @@ impl Cx {
         Input::from_json(&self.body)
     }
 
-    /// The body as JSON or as an HTML form (login and register accept both, SPEC §3).
+    /// The body as JSON or as an HTML form (login and register accept both).
     pub fn form_or_json(&self) -> ApiResult<Input> {
         match self.media_type().as_deref() {
             Some("application/x-www-form-urlencoded") => Ok(Input::from_form(&self.body)),
@@ -215,43 +215,45 @@ impl Input {
         }
     }
 
-    /// An optional string: absent or null → `None`.
-    pub fn opt_string(&mut self, field: &str) -> Option<String> {
+    /// An optional field read by `read`; absent or null → `None`; anything `read` refuses
+    /// records `wrong` against the field.
+    fn opt<T>(
+        &mut self,
+        field: &str,
+        wrong: &str,
+        read: impl Fn(&Value) -> Option<T>,
+    ) -> Option<T> {
         match self.map.get(field) {
             None | Some(Value::Null) => None,
-            Some(Value::String(s)) => Some(s.clone()),
-            Some(_) => {
-                self.error(field, "Must be a string.");
-                None
+            Some(v) => {
+                let got = read(v);
+                if got.is_none() {
+                    self.error(field, wrong);
+                }
+                got
             }
         }
+    }
+
+    /// An optional string.
+    pub fn opt_string(&mut self, field: &str) -> Option<String> {
+        self.opt(field, "Must be a string.", |v| {
+            v.as_str().map(str::to_string)
+        })
     }
 
     /// An optional boolean (forms may send "true"/"false").
     pub fn opt_bool(&mut self, field: &str) -> Option<bool> {
-        match self.map.get(field) {
-            None | Some(Value::Null) => None,
-            Some(Value::Bool(b)) => Some(*b),
-            Some(Value::String(s)) if s == "true" || s == "false" => Some(s == "true"),
-            Some(_) => {
-                self.error(field, "Must be a boolean.");
-                None
-            }
-        }
+        self.opt(field, "Must be a boolean.", |v| match v {
+            Value::Bool(b) => Some(*b),
+            Value::String(s) if s == "true" || s == "false" => Some(s == "true"),
+            _ => None,
+        })
     }
 
     /// An optional positive integer id.
     pub fn opt_id(&mut self, field: &str) -> Option<i64> {
-        match self.map.get(field) {
-            None | Some(Value::Null) => None,
-            Some(v) => match as_id(v) {
-                Some(id) => Some(id),
-                None => {
-                    self.error(field, "Must be a positive integer id.");
-                    None
-                }
-            },
-        }
+        self.opt(field, "Must be a positive integer id.", as_id)
     }
 
     /// A required list of positive integer ids.

@@ -1,4 +1,4 @@
-//! Members (SPEC §4): adding to groups (admins) and removing (admins, or anyone leaving).
+//! Members: adding to groups (admins) and removing (admins, or anyone leaving).
 
 use serde_json::json;
 use worker::Response;

@@ -1,4 +1,4 @@
-//! Messages (SPEC §5): listing with keyset paging, send (idempotent with `client_id`), detail,
+//! Messages: listing with keyset paging, send (idempotent with `client_id`), detail,
 //! edit and soft delete.
 
 use serde_json::json;

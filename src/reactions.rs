@@ -1,4 +1,4 @@
-//! Reactions (SPEC §5): toggling the caller's emoji on a message.
+//! Reactions: toggling the caller's emoji on a message.
 
 use serde_json::json;
 use worker::Response;

@@ -1,4 +1,4 @@
-//! Read receipts (SPEC §5): per-member read pointers that only move forward.
+//! Read receipts: per-member read pointers that only move forward.
 
 use serde_json::json;
 use worker::Response;

@@ -162,116 +162,45 @@ mod tests {
         serde_json::to_value(e).unwrap()
     }
 
+    #[rustfmt::skip]
     #[test]
-    fn message_events_carry_the_message() {
-        let f = found();
-        let m = serde_json::to_value(&f.messages[&9]).unwrap();
-        assert_eq!(
-            json(render_row(
-                1,
-                row(EventKind::NewMessage, Some(9), Some(2), None),
-                &f
-            )),
-            json!({"type": "new_message", "seq": 4, "message": m})
-        );
-        assert_eq!(
-            json(render_row(
-                1,
-                row(EventKind::MessageUpdated, Some(9), None, None),
-                &f
-            )),
-            json!({"type": "message_updated", "seq": 4, "message": m})
-        );
-        assert_eq!(
-            json(render_row(
-                1,
-                row(EventKind::ReactionUpdated, Some(9), Some(2), None),
-                &f
-            )),
-            json!({"type": "reaction_updated", "seq": 4, "message_id": 9,
-                   "reactions": [{"emoji": "👍", "count": 1, "users": [2]}]})
-        );
-        assert_eq!(
-            json(render_row(
-                1,
-                row(EventKind::MessageDeleted, Some(9), None, None),
-                &f
-            )),
-            json!({"type": "message_deleted", "seq": 4, "message_id": 9})
-        );
-    }
-
-    #[test]
-    fn a_missing_message_or_chat_leaves_its_id() {
-        let f = Found::default();
-        assert_eq!(
-            json(render_row(
-                1,
-                row(EventKind::NewMessage, Some(7), None, None),
-                &f
-            )),
-            json!({"type": "new_message", "seq": 4, "message_id": 7})
-        );
-        assert_eq!(
-            json(render_row(
-                1,
-                row(EventKind::ReactionUpdated, Some(7), None, None),
-                &f
-            )),
-            json!({"type": "reaction_updated", "seq": 4, "message_id": 7, "reactions": []})
-        );
-        assert_eq!(
-            json(render_row(
-                3,
-                row(EventKind::ChatUpdated, None, Some(2), None),
-                &f
-            )),
-            json!({"type": "chat_updated", "seq": 4, "chat_id": 3})
-        );
-    }
-
-    #[test]
-    fn membership_and_receipt_events() {
-        let f = Found::default();
-        assert_eq!(
-            json(render_row(
-                1,
-                row(EventKind::ReadReceipt, Some(9), Some(2), None),
-                &f
-            )),
-            json!({"type": "read_receipt", "seq": 4, "user_id": 2, "last_read_message_id": 9})
-        );
-        assert_eq!(
-            json(render_row(
-                1,
-                row(EventKind::MembersAdded, None, None, Some("[5,6]")),
-                &f
-            )),
-            json!({"type": "members_added", "seq": 4, "user_ids": [5, 6]})
-        );
-        assert_eq!(
-            json(render_row(
-                1,
-                row(EventKind::MembersAdded, None, None, Some("junk")),
-                &f
-            )),
-            json!({"type": "members_added", "seq": 4, "user_ids": []})
-        );
-        assert_eq!(
-            json(render_row(
-                1,
-                row(EventKind::MemberRemoved, None, Some(5), None),
-                &f
-            )),
-            json!({"type": "member_removed", "seq": 4, "user_id": 5})
-        );
-        assert_eq!(
-            json(render_row(
-                1,
-                row(EventKind::ChatDeleted, None, None, None),
-                &f
-            )),
-            json!({"type": "chat_deleted", "seq": 4, "chat_id": 1})
-        );
+    fn stored_events_render_in_the_live_shape() {
+        let with_message = found();
+        let m = serde_json::to_value(&with_message.messages[&9]).unwrap();
+        let none = Found::default();
+        let reactions = json!([{"emoji": "👍", "count": 1, "users": [2]}]);
+        let cases = [
+            // (chat, row, what it refers to, the event)
+            (1, row(EventKind::NewMessage, Some(9), Some(2), None), &with_message,
+             json!({"type": "new_message", "seq": 4, "message": m})),
+            (1, row(EventKind::MessageUpdated, Some(9), None, None), &with_message,
+             json!({"type": "message_updated", "seq": 4, "message": m})),
+            (1, row(EventKind::ReactionUpdated, Some(9), Some(2), None), &with_message,
+             json!({"type": "reaction_updated", "seq": 4, "message_id": 9, "reactions": reactions})),
+            (1, row(EventKind::MessageDeleted, Some(9), None, None), &with_message,
+             json!({"type": "message_deleted", "seq": 4, "message_id": 9})),
+            // A message or chat that is gone leaves its id.
+            (1, row(EventKind::NewMessage, Some(7), None, None), &none,
+             json!({"type": "new_message", "seq": 4, "message_id": 7})),
+            (1, row(EventKind::ReactionUpdated, Some(7), None, None), &none,
+             json!({"type": "reaction_updated", "seq": 4, "message_id": 7, "reactions": []})),
+            (3, row(EventKind::ChatUpdated, None, Some(2), None), &none,
+             json!({"type": "chat_updated", "seq": 4, "chat_id": 3})),
+            // Membership and receipts.
+            (1, row(EventKind::ReadReceipt, Some(9), Some(2), None), &none,
+             json!({"type": "read_receipt", "seq": 4, "user_id": 2, "last_read_message_id": 9})),
+            (1, row(EventKind::MembersAdded, None, None, Some("[5,6]")), &none,
+             json!({"type": "members_added", "seq": 4, "user_ids": [5, 6]})),
+            (1, row(EventKind::MembersAdded, None, None, Some("junk")), &none,
+             json!({"type": "members_added", "seq": 4, "user_ids": []})),
+            (1, row(EventKind::MemberRemoved, None, Some(5), None), &none,
+             json!({"type": "member_removed", "seq": 4, "user_id": 5})),
+            (1, row(EventKind::ChatDeleted, None, None, None), &none,
+             json!({"type": "chat_deleted", "seq": 4, "chat_id": 1})),
+        ];
+        for (chat, row, found, want) in cases {
+            let kind = row.kind;
+            assert_eq!(json(render_row(chat, row, found)), want, "{kind:?}");
+        }
     }
 }

@@ -1,4 +1,4 @@
-//! The route table: every endpoint on one screen (SPEC §2–§6). `ROUTES` is read by the router
+//! The route table: every endpoint on one screen (openapi.json documents each). `ROUTES` is read by the router
 //! below and by the OpenAPI test (`schema.rs`), so a route cannot ship undocumented. Paths
 //! match with and without their trailing slash; `{…}` segments are positive integer ids; a
 //! known path with another method is 405 with `Allow`.
@@ -110,6 +110,8 @@ pub async fn route(cx: &Cx) -> ApiResult<Response> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::Value;
+    use std::collections::{BTreeMap, BTreeSet};
 
     #[test]
     fn templates_match_ids_with_or_without_the_trailing_slash() {
@@ -129,6 +131,49 @@ mod tests {
             None
         );
         assert_eq!(matches("/healthz/", "/healthz"), Some(vec![]));
+    }
+
+    /// The route table as `path template → methods` (lower case).
+    fn route_table() -> BTreeMap<String, BTreeSet<String>> {
+        ROUTES
+            .iter()
+            .map(|r| {
+                let methods = r
+                    .methods
+                    .iter()
+                    .map(|(m, _)| m.to_ascii_lowercase())
+                    .collect();
+                (r.path.to_string(), methods)
+            })
+            .collect()
+    }
+
+    #[test]
+    fn every_route_and_method_is_documented_and_nothing_else() {
+        let d: Value = serde_json::from_str(schema::OPENAPI_JSON).expect("openapi.json");
+        let documented: BTreeMap<String, BTreeSet<String>> = d["paths"]
+            .as_object()
+            .expect("paths")
+            .iter()
+            .map(|(path, item)| {
+                let methods = item
+                    .as_object()
+                    .unwrap()
+                    .keys()
+                    .filter(|k| {
+                        ["get", "head", "post", "put", "patch", "delete"].contains(&k.as_str())
+                    })
+                    .cloned()
+                    .collect();
+                // The router ignores trailing slashes; compare with one.
+                (format!("{}/", path.trim_end_matches('/')), methods)
+            })
+            .collect();
+        assert_eq!(
+            documented,
+            route_table(),
+            "openapi.json paths (left) must equal routes::ROUTES (right)"
+        );
     }
 
     #[test]

@@ -1,4 +1,4 @@
-//! Users (SPEC §2): user search. The `UserSummary` JSON every resource embeds is in `views`.
+//! Users: user search. The `UserSummary` JSON every resource embeds is in `views`.
 
 use serde_json::json;
 use worker::Response;

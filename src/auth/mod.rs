@@ -1,4 +1,4 @@
-//! Authentication (SPEC §3): register, login, logout, me. Who is asking (credentials, the
+//! Authentication: register, login, logout, me. Who is asking (credentials, the
 //! CSRF rule, authenticating in the handler's round trip) is `session.rs`.
 
 mod session;

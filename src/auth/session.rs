@@ -1,6 +1,6 @@
 //! Who is asking: a request's credentials (bearer token or session cookie), the CSRF rule for
 //! cookie-authenticated writes, and authentication in the same D1 round trip as the handler's
-//! own reads (SPEC §3).
+//! own reads.
 
 use serde::de::DeserializeOwned;
 use worker::Method;
@@ -64,7 +64,7 @@ fn is_unsafe(m: &Method) -> bool {
     !matches!(m, Method::Get | Method::Head | Method::Options)
 }
 
-/// The CSRF rule (SPEC §3): a browser request that says it comes from another site is
+/// The CSRF rule: a browser request that says it comes from another site is
 /// refused. `Origin` decides when present (own origin or `ALLOWED_ORIGINS`); otherwise
 /// `Sec-Fetch-Site: cross-site` refuses. Non-browser clients send neither and pass.
 pub fn check_same_site(cx: &Cx) -> ApiResult<()> {
@@ -139,8 +139,8 @@ pub async fn authenticate_with<R>(
 }
 
 /// `authenticate_with` behind a gate: `reads` also returns a statement over the session whose
-/// first row the request needs (a membership, an accessible message); none is 404 (SPEC §4: no
-/// existence leaks).
+/// first row the request needs (a membership, an accessible message); none is 404 (no existence
+/// leaks).
 pub async fn gated<T: DeserializeOwned, R>(
     cx: &Cx,
     reads: impl FnOnce(&mut Batch, &SessionRef) -> ApiResult<(Rows<T>, R)>,

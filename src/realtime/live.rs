@@ -1,4 +1,4 @@
-//! `LiveChat`: what the chat room Durable Object does (SPEC §6) — publishes, typing,
+//! `LiveChat`: what the chat room Durable Object does (docs/realtime.md) — publishes, typing,
 //! disconnects, accepting sockets, client frames and the alarm — over its plain state
 //! (`RoomState`), its socket registry (`Sockets`) and its D1 reads (`sync`). It is the one
 //! owner of them all; `room.rs` only hands it the runtime's events.
@@ -8,7 +8,7 @@ use std::cell::{Cell, RefCell};
 use serde_json::{json, Value};
 use worker::{Env, Response, Result, State, WebSocket, WebSocketPair};
 
-use super::protocol::{self as p, ClientFrame, Connect, RoomCall, SocketInfo};
+use super::protocol::{self as p, ClientFrame, Connect, RoomCall, RoomOp, SocketInfo};
 use super::sockets::{Frame, Sockets};
 use super::state::{RoomState, Saved};
 use super::sync;
@@ -101,27 +101,11 @@ impl LiveChat {
 
     /// A worker's call.
     pub async fn call(&self, call: RoomCall) {
-        match call {
-            RoomCall::Publish {
-                chat_id,
-                seq,
-                event,
-            } => {
-                self.load(Some(chat_id)).await;
-                self.publish(seq, event).await;
-            }
-            RoomCall::Typing {
-                chat_id,
-                user_id,
-                is_typing,
-            } => {
-                self.load(Some(chat_id)).await;
-                self.typing(user_id, is_typing).await;
-            }
-            RoomCall::Disconnect { chat_id, user_ids } => {
-                self.load(Some(chat_id)).await;
-                self.disconnect(user_ids).await;
-            }
+        self.load(Some(call.chat_id)).await;
+        match call.op {
+            RoomOp::Publish { seq, event } => self.publish(seq, event).await,
+            RoomOp::Typing { user_id, is_typing } => self.typing(user_id, is_typing).await,
+            RoomOp::Disconnect { user_ids } => self.disconnect(user_ids).await,
         }
     }
 
@@ -227,7 +211,7 @@ impl LiveChat {
             Ok(db) => db,
             Err(e) => return answer(&p::error_frame(&e)),
         };
-        // A logged-out session must not keep acting (SPEC §3): checked when the client speaks.
+        // A logged-out session must not keep acting checked when the client speaks.
         match users::session_user(&db, &info.token_hash, &time::now_iso()).await {
             Ok(Some(u)) if u.id == info.user_id => {}
             Ok(_) => {

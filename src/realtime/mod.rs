@@ -1,4 +1,4 @@
-//! Real time (SPEC §6): one Durable Object per chat holds its WebSockets, fans out events in
+//! Real time (docs/realtime.md): one Durable Object per chat holds its WebSockets, fans out events in
 //! `seq` order and runs typing indicators. This file is the worker side: the socket and REST
 //! typing endpoints, and how REST handlers hand events to a chat's room:
 //! - `publish(cx, chat_id, event)` after the D1 batch that made the event durable committed.
@@ -26,7 +26,7 @@ use crate::auth;
 use crate::error::{ApiError, ApiResult};
 use crate::http::{self, Cx};
 use crate::views::Event;
-use protocol::{Connect, RoomCall, CONNECT_HEADER};
+use protocol::{Connect, RoomCall, RoomOp, CONNECT_HEADER};
 
 /// The chat's room (one Durable Object per chat id).
 fn room(env: &Env, chat_id: i64) -> ApiResult<Stub> {
@@ -52,10 +52,13 @@ async fn call_room(env: &Env, chat_id: i64, call: &RoomCall) -> ApiResult<()> {
 
 /// The publish call of `event`.
 fn publish_call(chat_id: i64, event: &Event) -> ApiResult<RoomCall> {
-    Ok(RoomCall::Publish {
+    let event_json = serde_json::to_string(event)?;
+    Ok(RoomCall {
         chat_id,
-        seq: event.seq,
-        event: serde_json::to_string(event)?,
+        op: RoomOp::Publish {
+            seq: event.seq,
+            event: event_json,
+        },
     })
 }
 
@@ -79,7 +82,10 @@ pub fn publish(cx: &Cx, chat_id: i64, event: Event) {
 pub async fn disconnect(cx: &Cx, chat_id: i64, user_ids: Option<Vec<i64>>, event: Event) {
     let calls = [
         publish_call(chat_id, &event),
-        Ok(RoomCall::Disconnect { chat_id, user_ids }),
+        Ok(RoomCall {
+            chat_id,
+            op: RoomOp::Disconnect { user_ids },
+        }),
     ];
     for call in calls {
         let sent = match call {
@@ -148,10 +154,12 @@ pub async fn typing(cx: &Cx, chat_id: i64) -> ApiResult<Response> {
         input.error("is_typing", "This field is required.");
     }
     input.finish()?;
-    let call = RoomCall::Typing {
+    let call = RoomCall {
         chat_id,
-        user_id: caller.user.id,
-        is_typing: is_typing.unwrap_or(false),
+        op: RoomOp::Typing {
+            user_id: caller.user.id,
+            is_typing: is_typing.unwrap_or(false),
+        },
     };
     call_room(&cx.env, chat_id, &call).await?;
     http::ok(&json!({"status": "success"}))

@@ -1,4 +1,4 @@
-//! The ordering buffer of a chat room (SPEC §6): durable events reach the room in any order
+//! The ordering buffer of a chat room (docs/realtime.md): durable events reach the room in any order
 //! (two requests publish concurrently, a publish gets lost) and leave it strictly in `seq`
 //! order, with no gaps and no duplicates. It also owns the gap timer: a gap that outlives
 //! `GAP_TIMEOUT_MS` is filled from D1 by the room. Plain logic, natively tested.

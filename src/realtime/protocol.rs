@@ -1,4 +1,4 @@
-//! What travels on a chat socket and between the worker and its chat room (SPEC §6): client
+//! What travels on a chat socket and between the worker and its chat room (docs/realtime.md): client
 //! frames, server frames, and the worker → Durable Object requests. Parsing is strict and
 //! total: any input maps to a frame or to an error frame, never a panic.
 
@@ -8,7 +8,7 @@ use serde_json::{json, Value};
 use crate::error::ApiError;
 
 /// Frames larger than this close the socket with 1009 (message too big), as request bodies
-/// over 64 KiB get 413 (SPEC §2).
+/// over 64 KiB get 413.
 pub const MAX_FRAME_BYTES: usize = 64 * 1024;
 
 /// Close code for a socket whose member was removed, whose chat was deleted or whose session
@@ -82,21 +82,25 @@ pub fn typing_frame(user_id: i64, is_typing: bool) -> Value {
 
 /// What the worker asks of a chat room (`POST https://room/call` with this JSON body).
 #[derive(Debug, Serialize, Deserialize)]
+pub struct RoomCall {
+    pub chat_id: i64,
+    #[serde(flatten)]
+    pub op: RoomOp,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
 #[serde(tag = "op", rename_all = "snake_case")]
-pub enum RoomCall {
+pub enum RoomOp {
     /// A durable event, as the JSON text clients receive.
     Publish {
-        chat_id: i64,
         seq: i64,
         event: String,
     },
     /// Close the sockets of `user_ids` (`None`: everyone, the chat is gone).
     Disconnect {
-        chat_id: i64,
         user_ids: Option<Vec<i64>>,
     },
     Typing {
-        chat_id: i64,
         user_id: i64,
         is_typing: bool,
     },
@@ -121,7 +125,7 @@ pub const CONNECT_HEADER: &str = "x-room-connect";
 pub struct SocketInfo {
     pub user_id: i64,
     /// SHA-256 of the session token: checked against D1 when the client speaks, so a logged
-    /// out session's sockets close (SPEC §3 logout revokes).
+    /// out session's sockets close (logout revokes).
     pub token_hash: String,
     /// Durable events with `seq <= after` were already sent to this socket (resume).
     #[serde(default)]
@@ -187,15 +191,14 @@ mod tests {
 
     #[test]
     fn room_calls_round_trip() {
-        let c = RoomCall::Disconnect {
+        let c = RoomCall {
             chat_id: 3,
-            user_ids: None,
+            op: RoomOp::Disconnect { user_ids: None },
         };
         let s = serde_json::to_string(&c).unwrap();
         assert!(s.contains("\"op\":\"disconnect\""), "{s}");
-        assert!(matches!(
-            serde_json::from_str::<RoomCall>(&s).unwrap(),
-            RoomCall::Disconnect { chat_id: 3, .. }
-        ));
+        let back = serde_json::from_str::<RoomCall>(&s).unwrap();
+        assert_eq!(back.chat_id, 3);
+        assert!(matches!(back.op, RoomOp::Disconnect { user_ids: None }));
     }
 }

@@ -1,4 +1,4 @@
-//! `ChatRoom`: the per-chat Durable Object (SPEC §6), a thin shell that hands every runtime
+//! `ChatRoom`: the per-chat Durable Object (docs/realtime.md), a thin shell that hands every runtime
 //! event to `LiveChat` (live.rs), which owns the chat's sockets, its plain state and its reads
 //! from D1.
 
@@ -18,7 +18,7 @@ pub struct ChatRoom {
 
 impl DurableObject for ChatRoom {
     fn new(state: State, env: Env) -> Self {
-        // Bare `ping` frames are answered by the runtime without waking the object (SPEC §6).
+        // Bare `ping` frames are answered by the runtime without waking the object (docs/realtime.md).
         if let Ok(pair) = worker::worker_sys::WebSocketRequestResponsePair::new("ping", "pong") {
             let _ = state.as_raw().set_websocket_auto_response(&pair);
         }

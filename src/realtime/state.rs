@@ -1,4 +1,4 @@
-//! What a chat room knows besides its sockets (SPEC §6), as plain, natively tested state: the
+//! What a chat room knows besides its sockets (docs/realtime.md), as plain, natively tested state: the
 //! ordering buffer (`order`), typing indicators (`typing`), which disconnects it has seen, and
 //! what survives hibernation. The Durable Object shell (room.rs) owns one `RoomState` and
 //! never reaches into its parts' invariants.

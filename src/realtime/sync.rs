@@ -1,4 +1,4 @@
-//! The room's reads from the durable log (SPEC §6): a resuming socket's catch-up
+//! The room's reads from the durable log (docs/realtime.md): a resuming socket's catch-up
 //! (`?since=<seq>`) and filling a gap whose publish never came. D1 is the sequencer, so every
 //! seq the room has not seen is in `chat_events` (or pruned: `resync_required`).
 //!

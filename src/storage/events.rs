@@ -12,11 +12,15 @@ use crate::error::ApiResult;
 #[derive(Debug, Clone, Deserialize)]
 pub struct EventRow {
     pub seq: i64,
+    /// The message it is about; a `read_receipt` keeps the new read pointer here.
+    pub message_id: Option<i64>,
+    /// Who: the reader, the removed member, the renamer.
+    pub user_id: Option<i64>,
+    /// JSON known when the event was written (the added user ids).
+    pub data: Option<String>,
+    /// `new_message`, `member_removed`, ...: the `type` column.
     #[serde(rename = "type")]
     pub kind: EventKind,
-    pub message_id: Option<i64>,
-    pub user_id: Option<i64>,
-    pub data: Option<String>,
 }
 
 /// The chat's newest seq and its oldest retained one (0 when none).
