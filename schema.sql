@@ -13,7 +13,7 @@ CREATE TABLE IF NOT EXISTS schema_meta (
     id      INTEGER PRIMARY KEY CHECK (id = 1),  -- a single row
     version INTEGER NOT NULL
 );
-INSERT OR IGNORE INTO schema_meta (id, version) VALUES (1, 2);
+INSERT OR IGNORE INTO schema_meta (id, version) VALUES (1, 3);
 
 -- People. Compatible with Django's auth_user so a Django site's users can be imported.
 CREATE TABLE IF NOT EXISTS users (
@@ -29,6 +29,10 @@ CREATE TABLE IF NOT EXISTS users (
     -- Lowercased "username first last email", written by the app (Unicode-aware lowercasing,
     -- which SQLite's lower() lacks) so user and chat search is one LIKE on one column.
     search_text TEXT NOT NULL DEFAULT '',
+    -- The Unicode confusable skeleton (TR39) of the lowercased NFC username: "ann" and "аnn"
+    -- (Cyrillic а) share one, so the second is refused. NULL for accounts made before it
+    -- existed until registration fills them in (src/auth/usernames.rs).
+    username_key TEXT,
     is_active   INTEGER NOT NULL DEFAULT 1,
     date_joined TEXT NOT NULL
 );
@@ -42,17 +46,61 @@ CREATE TABLE IF NOT EXISTS sessions (
     expires_at TEXT NOT NULL                -- compared as text: same ISO format everywhere
 );
 CREATE INDEX IF NOT EXISTS sessions_by_user ON sessions (user_id);
+-- Pruning expired sessions.
+CREATE INDEX IF NOT EXISTS sessions_by_expiry ON sessions (expires_at);
+CREATE UNIQUE INDEX IF NOT EXISTS users_by_key ON users (username_key)
+    WHERE username_key IS NOT NULL;
 
--- Failed-login counters for rate limiting (SPEC §3), one fixed window per key.
--- key is "user:<username_lower>" or "addr:<client address>".
+-- The most PBKDF2 iterations any stored password hash uses (hashes imported from Django use
+-- 600k-1M): a login for an unknown username spends that much work too, so its answer comes no
+-- faster than for an account with such a hash (no user enumeration by timing).
+CREATE TABLE IF NOT EXISTS password_work (
+    id             INTEGER PRIMARY KEY CHECK (id = 1),  -- a single row
+    max_iterations INTEGER NOT NULL
+);
+INSERT OR IGNORE INTO password_work (id, max_iterations) VALUES (1, 100000);
+-- Kept by the database itself, whoever writes a hash (registration, login upgrade, an import).
+CREATE TRIGGER IF NOT EXISTS users_password_work_insert AFTER INSERT ON users
+WHEN NEW.password LIKE 'pbkdf2_sha256$%'
+BEGIN
+    UPDATE password_work SET max_iterations = MAX(max_iterations,
+        CAST(substr(NEW.password, 15, instr(substr(NEW.password, 15), '$') - 1) AS INTEGER))
+    WHERE id = 1;
+END;
+CREATE TRIGGER IF NOT EXISTS users_password_work_update AFTER UPDATE OF password ON users
+WHEN NEW.password LIKE 'pbkdf2_sha256$%'
+BEGIN
+    UPDATE password_work SET max_iterations = MAX(max_iterations,
+        CAST(substr(NEW.password, 15, instr(substr(NEW.password, 15), '$') - 1) AS INTEGER))
+    WHERE id = 1;
+END;
+
+-- Which chats a session has sockets open in (one row per session and chat, however many
+-- sockets), so logging out closes them at once. Rows go with their session.
+CREATE TABLE IF NOT EXISTS socket_sessions (
+    token_hash TEXT NOT NULL REFERENCES sessions(token_hash) ON DELETE CASCADE,
+    chat_id    INTEGER NOT NULL,
+    PRIMARY KEY (token_hash, chat_id)
+) WITHOUT ROWID;
+
+-- Attempt counters for rate limiting logins and registrations, one fixed window per key. An
+-- attempt is counted before the password is checked (so parallel guesses cannot all pass the
+-- check) and taken back when it succeeds. Keys (src/auth/throttle.rs): "ua:<username>|<addr>"
+-- (strict), "u:<username>" and "a:<addr>" (loose), "r:<addr>" (registrations); an address is
+-- an IPv4 address or an IPv6 /64.
 CREATE TABLE IF NOT EXISTS login_failures (
     key          TEXT PRIMARY KEY,
     window_start INTEGER NOT NULL,          -- unix seconds
-    failures     INTEGER NOT NULL
+    failures     INTEGER NOT NULL           -- attempts counted in the window
 );
+-- Pruning ended windows.
+CREATE INDEX IF NOT EXISTS login_failures_by_window ON login_failures (window_start);
 
--- Chats: DMs and groups (SPEC §4).
+-- Chats: DMs and groups.
 CREATE TABLE IF NOT EXISTS chats (
+    -- Never reused (a new chat must not inherit a deleted one's Durable Object, sockets or
+    -- log): chats are inserted with the id `NEXT_CHAT_ID` (src/storage/chats.rs) computes from
+    -- `id_floors`, which the trigger below raises on every delete.
     id          INTEGER PRIMARY KEY,
     chat_type   TEXT NOT NULL CHECK (chat_type IN ('dm', 'group')),
     -- Groups' title; empty for DMs, whose title is the other member's name as the caller sees it.
@@ -65,11 +113,30 @@ CREATE TABLE IF NOT EXISTS chats (
     updated_at  TEXT NOT NULL,
     -- Ordering key of the chat list ("most recent activity first"): creation, then each message.
     last_activity_at TEXT NOT NULL,
-    -- The chat's event sequencer (SPEC §6): the seq of its newest durable event. Bumped in the
-    -- same D1 batch (one transaction) that writes the event, so seqs are gapless per chat.
-    last_seq    INTEGER NOT NULL DEFAULT 0
+    -- The chat's event sequencer: the seq of its newest durable event. Bumped in the same D1
+    -- batch (one transaction) that writes the event, so seqs are gapless per chat.
+    last_seq    INTEGER NOT NULL DEFAULT 0,
+    -- Bumped by every member removal, in its batch. Every event the chat's room delivers
+    -- carries it: a room that sees a higher one than it knows re-checks its sockets'
+    -- membership before delivering, so a lost "close this socket" call cannot leak events.
+    member_gen  INTEGER NOT NULL DEFAULT 0,
+    -- Messages in the chat (tombstones included): a page's `count`, and the bound of
+    -- `page=N`, without counting the chat. Kept by the trigger `messages_count`, in the
+    -- transaction of every insert (imports included).
+    message_count INTEGER NOT NULL DEFAULT 0
 );
 CREATE INDEX IF NOT EXISTS chats_by_activity ON chats (last_activity_at DESC, id DESC);
+
+-- The highest id ever given out, per table whose ids must never be reused.
+CREATE TABLE IF NOT EXISTS id_floors (
+    name  TEXT PRIMARY KEY,
+    value INTEGER NOT NULL
+);
+INSERT OR IGNORE INTO id_floors (name, value) VALUES ('chats', 0);
+CREATE TRIGGER IF NOT EXISTS chats_id_floor AFTER DELETE ON chats
+BEGIN
+    UPDATE id_floors SET value = MAX(value, OLD.id) WHERE name = 'chats';
+END;
 
 -- Membership, roles and read pointers.
 CREATE TABLE IF NOT EXISTS chat_members (
@@ -102,6 +169,10 @@ CREATE TABLE IF NOT EXISTS messages (
 );
 -- Message pages, last_message and unread counts all walk a chat's messages by id.
 CREATE INDEX IF NOT EXISTS messages_by_chat ON messages (chat_id, id);
+CREATE TRIGGER IF NOT EXISTS messages_count AFTER INSERT ON messages
+BEGIN
+    UPDATE chats SET message_count = message_count + 1 WHERE id = NEW.chat_id;
+END;
 -- A retried send (same sender, chat and client_id) can never store a second message.
 CREATE UNIQUE INDEX IF NOT EXISTS messages_client_id
     ON messages (chat_id, sender_id, client_id) WHERE client_id IS NOT NULL;
@@ -130,3 +201,14 @@ CREATE TABLE IF NOT EXISTS chat_events (
     created_at TEXT NOT NULL,
     PRIMARY KEY (chat_id, seq)
 );
+
+-- The migrations this schema already contains, in wrangler's own table, so that
+-- `wrangler d1 migrations apply` on a database made from this file applies only later ones.
+CREATE TABLE IF NOT EXISTS d1_migrations (
+    id         INTEGER PRIMARY KEY AUTOINCREMENT,
+    name       TEXT UNIQUE,
+    applied_at TIMESTAMP DEFAULT CURRENT_TIMESTAMP NOT NULL
+);
+INSERT OR IGNORE INTO d1_migrations (name) VALUES
+    ('0002_emoji_fully_qualified.sql'),
+    ('0003_security.sql');

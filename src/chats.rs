@@ -148,9 +148,17 @@ pub async fn update(cx: &Cx, chat_id: i64) -> ApiResult<Response> {
     let title = input.string("title").map(|t| checked_title(&mut input, &t));
     input.finish()?;
     let title = title.unwrap_or_default();
-    let (seq, data) = chats::rename(&cx.db, chat_id, me.user.id, &title, &time::now_iso()).await?;
+    let (stamp, data) =
+        chats::rename(&cx.db, chat_id, me.user.id, &title, &time::now_iso()).await?;
     let view = first(&data, me.user.id)?;
-    realtime::publish(cx, chat_id, Event::chat_updated(seq, view.clone()));
+    if let Some(s) = stamp {
+        realtime::publish(
+            cx,
+            chat_id,
+            s.member_gen,
+            Event::chat_updated(s.seq, view.clone()),
+        );
+    }
     http::ok(&view)
 }
 
@@ -162,6 +170,7 @@ pub async fn destroy(cx: &Cx, chat_id: i64) -> ApiResult<Response> {
         return Err(ApiError::Forbidden);
     }
     let seq = chats::delete(&cx.db, chat_id).await?;
-    realtime::disconnect(cx, chat_id, None, Event::chat_deleted(seq, chat_id)).await;
+    let published = (0, Event::chat_deleted(seq, chat_id));
+    realtime::disconnect(cx, chat_id, None, published, 0).await;
     http::no_content()
 }

@@ -83,7 +83,8 @@ pub async fn make_password(password: &str) -> ApiResult<String> {
 pub enum Verified {
     No,
     Yes,
-    /// Correct, and the stored hash should be replaced by this one (different iterations).
+    /// Correct, and the stored hash should be replaced by this one (it used fewer iterations
+    /// than ours; a stronger imported hash is kept as it is).
     YesUpgrade(String),
 }
 
@@ -95,17 +96,19 @@ pub async fn check_password(password: &str, encoded: &str) -> ApiResult<Verified
     if !constant_time_eq(STANDARD.encode(dk).as_bytes(), parsed.hash.as_bytes()) {
         return Ok(Verified::No);
     }
-    if parsed.iterations == PBKDF2_ITERATIONS {
+    if parsed.iterations >= PBKDF2_ITERATIONS {
         Ok(Verified::Yes)
     } else {
         Ok(Verified::YesUpgrade(make_password(password).await?))
     }
 }
 
-/// Spends the same time as a real check, so an unknown username answers no faster than a
-/// wrong password (no user enumeration by timing).
-pub async fn dummy_check(password: &str) -> ApiResult<()> {
-    pbkdf2(password, "timing-equaliser-salt", PBKDF2_ITERATIONS).await?;
+/// Spends the work of checking a stored hash of `iterations` (at least ours), so an unknown
+/// username answers no faster than an account whose hash has that many (no user enumeration
+/// by timing, also against accounts imported with Django's 600k-1M).
+pub async fn dummy_check(password: &str, iterations: u32) -> ApiResult<()> {
+    let iterations = iterations.max(PBKDF2_ITERATIONS);
+    pbkdf2(password, "timing-equaliser-salt", iterations).await?;
     Ok(())
 }
 
@@ -206,18 +209,31 @@ mod tests {
     }
 
     #[test]
-    fn a_django_made_hash_verifies_and_asks_for_an_upgrade() {
-        match block_on(check_password("correct horse battery staple", DJANGO_HASH)).unwrap() {
-            Verified::YesUpgrade(new) => {
-                let p = parse_hash(&new).expect("upgrade is in Django's format");
-                assert_eq!(p.iterations, PBKDF2_ITERATIONS);
-            }
-            _ => panic!("the Django hash must verify"),
-        }
+    fn a_django_made_hash_verifies_and_is_kept_since_it_is_stronger() {
+        assert!(
+            matches!(
+                block_on(check_password("correct horse battery staple", DJANGO_HASH)).unwrap(),
+                Verified::Yes
+            ),
+            "1,000,000 iterations verify and are not downgraded to ours"
+        );
         assert!(matches!(
             block_on(check_password("wrong", DJANGO_HASH)).unwrap(),
             Verified::No
         ));
+    }
+
+    #[test]
+    fn a_weaker_hash_verifies_and_asks_for_an_upgrade() {
+        let dk = pbkdf2_rust("pw-of-old", "oldsalt", 20_000);
+        let weak = format!("pbkdf2_sha256$20000$oldsalt${}", STANDARD.encode(dk));
+        match block_on(check_password("pw-of-old", &weak)).unwrap() {
+            Verified::YesUpgrade(new) => {
+                let p = parse_hash(&new).expect("upgrade is in Django's format");
+                assert_eq!(p.iterations, PBKDF2_ITERATIONS);
+            }
+            _ => panic!("a weaker hash verifies and is upgraded"),
+        }
     }
 
     #[test]

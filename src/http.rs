@@ -1,6 +1,9 @@
 //! Request context and HTTP plumbing shared by every resource: body limits and parsing into
 //! strictly typed fields (400 naming the field), JSON responses, cookies, client address.
 
+use std::cell::Cell;
+
+use futures_util::StreamExt;
 use serde::Serialize;
 use serde_json::{Map, Value};
 use url::Url;
@@ -25,6 +28,9 @@ pub struct Cx {
     pub url: Url,
     pub headers: Headers,
     pub body: Vec<u8>,
+    /// Set once a session authenticated this request: only then does the answer report its D1
+    /// cost (`Server-Timing`), so a refusal reveals nothing about what exists.
+    pub authenticated: Cell<bool>,
     ctx: Context,
 }
 
@@ -40,11 +46,8 @@ impl Cx {
         }
         let body = match req.method() {
             Method::Get | Method::Head | Method::Options => Vec::new(),
-            _ => req.bytes().await.unwrap_or_default(),
+            _ => read_body(&mut req).await?,
         };
-        if body.len() > MAX_BODY_BYTES {
-            return Err(ApiError::PayloadTooLarge);
-        }
         let db = Db::new(env.d1("DB")?);
         let method = req.method();
         Ok(Cx {
@@ -55,6 +58,7 @@ impl Cx {
             url: req.url()?,
             headers: req.headers().clone(),
             body,
+            authenticated: Cell::new(false),
             env,
             ctx,
         })
@@ -148,6 +152,29 @@ impl Cx {
             _ => self.json(),
         }
     }
+}
+
+/// The body, read as it streams in and refused (413) as soon as it passes `MAX_BODY_BYTES`,
+/// whatever `Content-Length` said: a chunked body is never buffered beyond the cap. A body
+/// that cannot be read counts as empty.
+async fn read_body(req: &mut Request) -> ApiResult<Vec<u8>> {
+    if req.inner().body().is_none() {
+        return Ok(Vec::new());
+    }
+    let Ok(mut stream) = req.stream() else {
+        return Ok(Vec::new());
+    };
+    let mut body = Vec::new();
+    while let Some(chunk) = stream.next().await {
+        let Ok(chunk) = chunk else {
+            return Ok(Vec::new());
+        };
+        if body.len() + chunk.len() > MAX_BODY_BYTES {
+            return Err(ApiError::PayloadTooLarge);
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body)
 }
 
 /// A request body being read field by field. Type errors are collected per field, so one 400

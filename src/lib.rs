@@ -5,6 +5,7 @@
 //! `receipts`, `realtime`) owns its handlers; `views` holds every JSON shape; `storage` holds
 //! every SQL statement; `error` is the one error type and its mapping to status + JSON.
 
+pub mod accounts;
 pub mod auth;
 pub mod chats;
 pub mod crypto;
@@ -36,7 +37,13 @@ use crate::http::Cx;
 #[event(fetch)]
 async fn fetch(req: Request, env: Env, ctx: Context) -> worker::Result<Response> {
     let (result, cost) = match Cx::new(req, env, ctx).await {
-        Ok(cx) => (routes::route(&cx).await, Some(cx.db.cost())),
+        Ok(cx) => {
+            let result = routes::route(&cx).await;
+            // Only authenticated answers report their D1 cost: a refusal must not tell whether
+            // (or how much of) what was asked for exists.
+            let report = cx.authenticated.get() || cx.settings.server_timing_always;
+            (result, report.then(|| cx.db.cost()))
+        }
         Err(e) => (Err(e), None),
     };
     let resp = match result {
@@ -44,11 +51,13 @@ async fn fetch(req: Request, env: Env, ctx: Context) -> worker::Result<Response>
         Err(e) => error_response(&e),
     };
     if let Some(cost) = cost {
-        // Sequential D1 round trips of this request and their total time.
-        let _ = resp.headers().set(
-            "Server-Timing",
-            &format!("d1;desc=\"{}\";dur={:.1}", cost.trips, cost.millis),
+        // Sequential D1 round trips and their total time; rows read plus written, as D1
+        // reports them.
+        let timing = format!(
+            "d1;desc=\"{}\";dur={:.1}, d1rows;desc=\"{}\"",
+            cost.trips, cost.millis, cost.rows
         );
+        let _ = resp.headers().set("Server-Timing", &timing);
     }
     Ok(resp)
 }

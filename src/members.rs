@@ -66,14 +66,15 @@ pub async fn add(cx: &Cx, chat_id: i64) -> ApiResult<Response> {
         .filter(|id| !already.contains(id))
         .collect();
     if !new_ids.is_empty() {
-        let Some(seq) = store::add(&cx.db, chat_id, &new_ids, &time::now_iso()).await? else {
+        let Some(s) = store::add(&cx.db, chat_id, &new_ids, &time::now_iso()).await? else {
             // Someone else added some of them at the same moment: nothing was written.
             return Err(ApiError::field(
                 "user_ids",
                 "The member list changed meanwhile; please retry.",
             ));
         };
-        realtime::publish(cx, chat_id, Event::members_added(seq, new_ids.clone()));
+        let event = Event::members_added(s.seq, new_ids.clone());
+        realtime::publish(cx, chat_id, s.member_gen, event);
     }
     http::ok(&json!({ "status": "success", "added_count": new_ids.len() }))
 }
@@ -90,14 +91,24 @@ pub async fn remove(cx: &Cx, chat_id: i64, user_id: i64) -> ApiResult<Response> 
         return Err(ApiError::Forbidden);
     }
     let removed = store::remove(&cx.db, chat_id, user_id, group, &time::now_iso()).await?;
-    let Some(seq) = removed.seq else {
+    let Some(s) = removed.stamp else {
         return Err(ApiError::NotFound); // not a member of this chat
     };
     let event = if removed.chat_deleted {
-        Event::chat_deleted(seq + 1, chat_id)
+        Event::chat_deleted(s.seq + 1, chat_id)
     } else {
-        Event::member_removed(seq, user_id)
+        Event::member_removed(s.seq, user_id)
     };
-    realtime::disconnect(cx, chat_id, Some(vec![user_id]), event).await;
+    // The removal's own event still reaches the removed member (made before the removal's
+    // generation), then their sockets close.
+    let published = (s.member_gen, event);
+    realtime::disconnect(
+        cx,
+        chat_id,
+        Some(vec![user_id]),
+        published,
+        removed.member_gen,
+    )
+    .await;
     http::no_content()
 }

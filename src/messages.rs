@@ -53,10 +53,11 @@ pub async fn list(cx: &Cx, chat_id: i64) -> ApiResult<Response> {
         limit,
         offset: (page - 1) * limit,
     });
-    let (_, _, reads, res) = auth::member_with(cx, chat_id, |b, _| {
+    let (_, _, reads, res) = auth::member_with(cx, chat_id, |b, s| {
+        let viewer = s.viewer();
         window
             .as_ref()
-            .map(|w| store::page(b, chat_id, w))
+            .map(|w| store::page(b, chat_id, w, &viewer))
             .transpose()
     })
     .await?;
@@ -115,7 +116,7 @@ pub async fn send(cx: &Cx, chat_id: i64) -> ApiResult<Response> {
         );
     }
     input.finish()?;
-    let (loaded, created) = store::send(
+    let (loaded, stamp) = store::send(
         &cx.db,
         chat_id,
         me.user.id,
@@ -125,14 +126,12 @@ pub async fn send(cx: &Cx, chat_id: i64) -> ApiResult<Response> {
     )
     .await?;
     let message = first(&loaded)?;
-    if created {
-        realtime::publish(
-            cx,
-            chat_id,
-            Event::new_message(message.seq, message.clone()),
-        );
-    }
-    http::json(if created { 201 } else { 200 }, &message)
+    let Some(s) = stamp else {
+        return http::ok(&message); // a retried client_id: the first message, nothing new
+    };
+    let event = Event::new_message(s.seq, message.clone());
+    realtime::publish(cx, chat_id, s.member_gen, event);
+    http::json(201, &message)
 }
 
 /// The caller and a message of a chat they belong to, in one round trip (404 otherwise), with
@@ -140,11 +139,11 @@ pub async fn send(cx: &Cx, chat_id: i64) -> ApiResult<Response> {
 pub async fn access_with<R>(
     cx: &Cx,
     id: i64,
-    reads: impl FnOnce(&mut Batch) -> ApiResult<R>,
+    reads: impl FnOnce(&mut Batch, &auth::SessionRef) -> ApiResult<R>,
 ) -> ApiResult<(auth::Caller, MessageAccess, R, Results)> {
     auth::gated(cx, |b, s| {
         let gate = store::access_by_session(b, id, s.token_hash, s.now)?;
-        Ok((gate, reads(b)?))
+        Ok((gate, reads(b, s)?))
     })
     .await
 }
@@ -152,7 +151,7 @@ pub async fn access_with<R>(
 /// `GET /messages/api/messages/{id}/` — one message of a chat the caller belongs to, read with
 /// its reactions and read pointers in the round trip that authenticates.
 pub async fn detail(cx: &Cx, id: i64) -> ApiResult<Response> {
-    let (_, m, reads, res) = access_with(cx, id, |b| store::extras(b, id)).await?;
+    let (_, m, reads, res) = access_with(cx, id, |b, s| store::extras(b, id, &s.viewer())).await?;
     let mut loaded = reads.read(&res)?;
     loaded.messages = vec![m.message];
     http::ok(&first(&loaded)?)
@@ -161,7 +160,7 @@ pub async fn detail(cx: &Cx, id: i64) -> ApiResult<Response> {
 /// `PUT/PATCH /messages/api/messages/{id}/` `{content}` — own, not deleted messages, when
 /// `ALLOW_EDITING_OWN_MESSAGES`; sets `is_edited`; emits `message_updated`.
 pub async fn update(cx: &Cx, id: i64) -> ApiResult<Response> {
-    let (me, m, (), _) = access_with(cx, id, |_| Ok(())).await?;
+    let (me, m, (), _) = access_with(cx, id, |_, _| Ok(())).await?;
     if m.message.sender_id != Some(me.user.id) || !cx.settings.allow_editing_own_messages {
         return Err(ApiError::Forbidden);
     }
@@ -174,11 +173,12 @@ pub async fn update(cx: &Cx, id: i64) -> ApiResult<Response> {
     input.finish()?;
     let chat_id = m.message.chat_id;
     let text = text.unwrap_or_default();
-    let (changed, seq) = store::change(&cx.db, chat_id, id, Some(&text), &time::now_iso())
+    let (changed, s) = store::change(&cx.db, chat_id, id, Some(&text), &time::now_iso())
         .await?
         .ok_or_else(deleted)?;
     let message = first(&changed)?;
-    realtime::publish(cx, chat_id, Event::message_updated(seq, message.clone()));
+    let event = Event::message_updated(s.seq, message.clone());
+    realtime::publish(cx, chat_id, s.member_gen, event);
     http::ok(&message)
 }
 
@@ -186,14 +186,14 @@ pub async fn update(cx: &Cx, id: i64) -> ApiResult<Response> {
 /// `ALLOW_DELETING_OWN_MESSAGES`: content emptied, reactions dropped, the tombstone stays.
 /// Deleting a deleted message is a no-op 204.
 pub async fn destroy(cx: &Cx, id: i64) -> ApiResult<Response> {
-    let (me, m, (), _) = access_with(cx, id, |_| Ok(())).await?;
+    let (me, m, (), _) = access_with(cx, id, |_, _| Ok(())).await?;
     if m.message.sender_id != Some(me.user.id) || !cx.settings.allow_deleting_own_messages {
         return Err(ApiError::Forbidden);
     }
     if !m.message.is_deleted {
         let chat_id = m.message.chat_id;
-        if let Some((_, seq)) = store::change(&cx.db, chat_id, id, None, &time::now_iso()).await? {
-            realtime::publish(cx, chat_id, Event::message_deleted(seq, id));
+        if let Some((_, s)) = store::change(&cx.db, chat_id, id, None, &time::now_iso()).await? {
+            realtime::publish(cx, chat_id, s.member_gen, Event::message_deleted(s.seq, id));
         }
     }
     http::no_content()

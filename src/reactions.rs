@@ -19,7 +19,7 @@ pub const MAX_DISTINCT: i64 = 20;
 /// removes it when already there: `{action, emoji, message_id, reactions}`. Only real emoji;
 /// not on deleted messages; at most 20 distinct emoji per message. Emits `reaction_updated`.
 pub async fn toggle(cx: &Cx, id: i64) -> ApiResult<Response> {
-    let (me, m, (), _) = access_with(cx, id, |_| Ok(())).await?;
+    let (me, m, (), _) = access_with(cx, id, |_, _| Ok(())).await?;
     if !cx.settings.allow_adding_reactions {
         return Err(ApiError::ForbiddenBecause(
             "Reactions are disabled on this server.",
@@ -47,7 +47,7 @@ pub async fn toggle(cx: &Cx, id: i64) -> ApiResult<Response> {
         add,
         max_distinct: MAX_DISTINCT,
     };
-    let Some((loaded, seq)) = store::react(&cx.db, &reacting, &time::now_iso()).await? else {
+    let Some((loaded, s)) = store::react(&cx.db, &reacting, &time::now_iso()).await? else {
         return Err(ApiError::field(
             "emoji",
             format!("A message can have at most {MAX_DISTINCT} different reactions."),
@@ -56,11 +56,8 @@ pub async fn toggle(cx: &Cx, id: i64) -> ApiResult<Response> {
     let reactions = Message::first(&loaded)
         .and_then(|m| m.reactions)
         .unwrap_or_default();
-    realtime::publish(
-        cx,
-        chat_id,
-        Event::reaction_updated(seq, id, reactions.clone()),
-    );
+    let event = Event::reaction_updated(s.seq, id, reactions.clone());
+    realtime::publish(cx, chat_id, s.member_gen, event);
     http::ok(&json!({
         "action": if add { "added" } else { "removed" },
         "emoji": emoji,

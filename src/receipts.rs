@@ -17,8 +17,8 @@ pub async fn mark_as_read(cx: &Cx, chat_id: i64) -> ApiResult<Response> {
     let message_id = input.opt_id("message_id");
     input.finish()?;
     let moved = writes::read_up_to(&cx.db, chat_id, me.user.id, message_id).await?;
-    if let Some(event) = moved.event {
-        realtime::publish(cx, chat_id, event);
+    if let Some((event, member_gen)) = moved.event {
+        realtime::publish(cx, chat_id, member_gen, event);
     }
     http::ok(&json!({
         "status": "success",

@@ -10,7 +10,9 @@ use worker::Response;
 
 use crate::error::{ApiError, ApiResult};
 use crate::http::{path_id, Cx};
-use crate::{auth, chats, health, members, messages, reactions, realtime, receipts, schema, users};
+use crate::{
+    accounts, chats, health, members, messages, reactions, realtime, receipts, schema, users,
+};
 
 /// A handler, given the request and the path's ids in order.
 pub type Handler =
@@ -40,12 +42,13 @@ macro_rules! h {
 #[rustfmt::skip]
 pub const ROUTES: &[Route] = &[
     Route { path: "/healthz/", methods: &[("GET", h!(|cx, p| health::check(cx))), ("HEAD", h!(|cx, p| health::check(cx)))] },
-    Route { path: "/login/", methods: &[("POST", h!(|cx, p| auth::login(cx)))] },
+    Route { path: "/login/", methods: &[("POST", h!(|cx, p| accounts::login(cx)))] },
     Route { path: "/messages/api/schema/", methods: &[("GET", h!(|cx, p| schema::get()))] },
-    Route { path: "/messages/api/auth/register/", methods: &[("POST", h!(|cx, p| auth::register(cx)))] },
-    Route { path: "/messages/api/auth/login/", methods: &[("POST", h!(|cx, p| auth::login(cx)))] },
-    Route { path: "/messages/api/auth/logout/", methods: &[("POST", h!(|cx, p| auth::logout(cx)))] },
-    Route { path: "/messages/api/auth/me/", methods: &[("GET", h!(|cx, p| auth::me(cx)))] },
+    Route { path: "/messages/api/auth/register/", methods: &[("POST", h!(|cx, p| accounts::register(cx)))] },
+    Route { path: "/messages/api/auth/login/", methods: &[("POST", h!(|cx, p| accounts::login(cx)))] },
+    Route { path: "/messages/api/auth/logout/", methods: &[("POST", h!(|cx, p| accounts::logout(cx)))] },
+    Route { path: "/messages/api/auth/logout-all/", methods: &[("POST", h!(|cx, p| accounts::logout_all(cx)))] },
+    Route { path: "/messages/api/auth/me/", methods: &[("GET", h!(|cx, p| accounts::me(cx)))] },
     Route { path: "/messages/api/users/search/", methods: &[("GET", h!(|cx, p| users::search(cx)))] },
     Route { path: "/messages/api/chats/", methods: &[("GET", h!(|cx, p| chats::list(cx))), ("POST", h!(|cx, p| chats::create(cx)))] },
     Route { path: "/messages/api/chats/{chat_id}/", methods: &[

@@ -1,127 +1,124 @@
-//! Settings: wrangler `[vars]` with the names and defaults the README lists, read in this one place.
+//! Settings: wrangler `[vars]` (or `--var`), read in this one place. Each is one line of the
+//! table below: its name, default and bounds. A missing or unparsable value keeps the default
+//! (a typo in wrangler.toml must not take the API down); numbers are clamped to their bounds.
 
 use worker::Env;
 
-#[derive(Debug, Clone)]
-pub struct Settings {
-    pub messages_per_page: u32,
-    pub chats_per_page: u32,
-    pub max_message_length: usize,
-    pub allow_editing_own_messages: bool,
-    pub allow_deleting_own_messages: bool,
-    pub allow_adding_reactions: bool,
-    pub allow_renaming_dms: bool,
-    pub enable_dms: bool,
-    pub allow_signup: bool,
-    /// Extra origins (besides the worker's own) trusted for cookie-authenticated writes and
-    /// WebSocket upgrades, e.g. `https://app.example.com`. Comma separated.
-    pub allowed_origins: Vec<String>,
-    pub typing_timeout_seconds: u32,
-    /// Lifetime of a login session (token and cookie). Default two weeks, as Django's.
-    pub session_ttl_seconds: u64,
-    pub login_failure_window_seconds: u64,
-    pub login_max_failures_per_username: u32,
-    pub login_max_failures_per_address: u32,
+/// How a setting's text becomes its value.
+trait Parse: Sized {
+    fn parse(text: &str, bounds: &Bounds) -> Option<Self>;
 }
 
-impl Default for Settings {
-    fn default() -> Self {
-        Settings {
-            messages_per_page: 50,
-            chats_per_page: 10,
-            max_message_length: 10_000,
-            allow_editing_own_messages: true,
-            allow_deleting_own_messages: true,
-            allow_adding_reactions: true,
-            allow_renaming_dms: false,
-            enable_dms: true,
-            allow_signup: true,
-            allowed_origins: Vec::new(),
-            typing_timeout_seconds: 6,
-            session_ttl_seconds: 14 * 24 * 3600,
-            login_failure_window_seconds: 900,
-            login_max_failures_per_username: 5,
-            login_max_failures_per_address: 50,
+/// Inclusive bounds of a number.
+pub struct Bounds(pub u64, pub u64);
+
+macro_rules! num {
+    ($($t:ty),*) => {$(
+        impl Parse for $t {
+            fn parse(text: &str, b: &Bounds) -> Option<Self> {
+                let v = text.trim().parse::<u64>().ok()?.clamp(b.0, b.1);
+                <$t>::try_from(v).ok()
+            }
+        }
+    )*};
+}
+num!(u32, u64, usize);
+
+impl Parse for bool {
+    fn parse(text: &str, _: &Bounds) -> Option<Self> {
+        match text.trim().to_ascii_lowercase().as_str() {
+            "true" | "1" | "yes" | "on" => Some(true),
+            "false" | "0" | "no" | "off" => Some(false),
+            _ => None,
         }
     }
+}
+
+/// A comma-separated list of origins (`ALLOWED_ORIGINS`), trimmed, without trailing slashes.
+impl Parse for Vec<String> {
+    fn parse(text: &str, _: &Bounds) -> Option<Self> {
+        Some(
+            text.split(',')
+                .map(|o| o.trim().trim_end_matches('/').to_string())
+                .filter(|o| !o.is_empty())
+                .collect(),
+        )
+    }
+}
+
+macro_rules! settings {
+    ($($(#[doc = $doc:literal])* $field:ident: $t:ty = $name:literal, $default:expr $(, $lo:literal..=$hi:literal)?;)+) => {
+        #[derive(Debug, Clone)]
+        pub struct Settings {
+            $($(#[doc = $doc])* pub $field: $t,)+
+        }
+
+        impl Default for Settings {
+            fn default() -> Self {
+                Settings { $($field: $default,)+ }
+            }
+        }
+
+        impl Settings {
+            /// Builds settings from any name → value lookup.
+            pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> Self {
+                let d = Settings::default();
+                Settings {$(
+                    $field: get($name)
+                        .and_then(|v| <$t as Parse>::parse(&v, &settings!(@bounds $($lo, $hi)?)))
+                        .unwrap_or(d.$field),
+                )+}
+            }
+
+            /// Every setting's name, in the table's order.
+            pub const NAMES: &'static [&'static str] = &[$($name),+];
+        }
+    };
+    (@bounds $lo:literal, $hi:literal) => { Bounds($lo, $hi) };
+    (@bounds) => { Bounds(0, u64::MAX) };
+}
+
+settings! {
+    /// Message list page size.
+    messages_per_page: u32 = "MESSAGES_PER_PAGE", 50, 1..=500;
+    /// Chat list page size.
+    chats_per_page: u32 = "CHATS_PER_PAGE", 10, 1..=500;
+    /// Longest message, in code points after trimming.
+    max_message_length: usize = "MAX_MESSAGE_LENGTH", 10_000, 1..=60_000;
+    allow_editing_own_messages: bool = "ALLOW_EDITING_OWN_MESSAGES", true;
+    allow_deleting_own_messages: bool = "ALLOW_DELETING_OWN_MESSAGES", true;
+    allow_adding_reactions: bool = "ALLOW_ADDING_REACTIONS", true;
+    /// DM members may set a title.
+    allow_renaming_dms: bool = "ALLOW_RENAMING_DMS", false;
+    enable_dms: bool = "ENABLE_DMS", true;
+    allow_signup: bool = "ALLOW_SIGNUP", true;
+    /// Extra origins (besides the worker's own) trusted for cookie-authenticated writes and
+    /// WebSocket upgrades, e.g. `https://app.example.com`. Comma separated.
+    allowed_origins: Vec<String> = "ALLOWED_ORIGINS", Vec::new();
+    typing_timeout_seconds: u32 = "TYPING_TIMEOUT_SECONDS", 6, 1..=3600;
+    /// Lifetime of a login session (token and cookie). Default two weeks, as Django's.
+    session_ttl_seconds: u64 = "SESSION_TTL_SECONDS", 14 * 24 * 3600, 5..=315_360_000;
+    /// The window failed logins are counted in.
+    login_failure_window_seconds: u64 = "LOGIN_FAILURE_WINDOW_SECONDS", 900, 1..=86_400;
+    /// Failed logins per username from one client address (IPv6: one /64) per window.
+    login_max_failures_per_username: u32 = "LOGIN_MAX_FAILURES_PER_USERNAME", 5, 1..=1_000_000;
+    /// Failed logins per username from all addresses together per window: stops distributed
+    /// guessing, high enough that one attacker cannot lock the account.
+    login_max_failures_per_account: u32 = "LOGIN_MAX_FAILURES_PER_ACCOUNT", 100, 1..=1_000_000;
+    /// Failed logins from one client address (all usernames) per window.
+    login_max_failures_per_address: u32 = "LOGIN_MAX_FAILURES_PER_ADDRESS", 50, 1..=1_000_000;
+    /// Registrations from one client address per `REGISTRATION_WINDOW_SECONDS`.
+    registrations_per_address: u32 = "REGISTRATIONS_PER_ADDRESS", 600, 1..=1_000_000;
+    registration_window_seconds: u64 = "REGISTRATION_WINDOW_SECONDS", 60, 1..=86_400;
+    /// Open sockets one user may hold on one chat.
+    max_sockets_per_user: u32 = "MAX_SOCKETS_PER_USER", 10, 1..=1_000;
+    /// `Server-Timing` on every answer, refusals included (off: authenticated answers only).
+    server_timing_always: bool = "SERVER_TIMING_ALWAYS", false;
 }
 
 impl Settings {
     pub fn from_env(env: &Env) -> Self {
         Self::from_lookup(|name| env.var(name).ok().map(|v| v.to_string()))
-    }
-
-    /// Builds settings from any name → value lookup; missing or unparsable values keep the
-    /// default (a typo in wrangler.toml must not take the API down).
-    pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> Self {
-        let d = Settings::default();
-        let num = |name: &str, default: u64, min: u64, max: u64| -> u64 {
-            get(name)
-                .and_then(|v| v.trim().parse::<u64>().ok())
-                .map(|v| v.clamp(min, max))
-                .unwrap_or(default)
-        };
-        let flag = |name: &str, default: bool| -> bool {
-            match get(name).map(|v| v.trim().to_ascii_lowercase()) {
-                Some(v) if ["true", "1", "yes", "on"].contains(&v.as_str()) => true,
-                Some(v) if ["false", "0", "no", "off"].contains(&v.as_str()) => false,
-                _ => default,
-            }
-        };
-        Settings {
-            messages_per_page: num("MESSAGES_PER_PAGE", d.messages_per_page.into(), 1, 500) as u32,
-            chats_per_page: num("CHATS_PER_PAGE", d.chats_per_page.into(), 1, 500) as u32,
-            max_message_length: num("MAX_MESSAGE_LENGTH", d.max_message_length as u64, 1, 60_000)
-                as usize,
-            allow_editing_own_messages: flag(
-                "ALLOW_EDITING_OWN_MESSAGES",
-                d.allow_editing_own_messages,
-            ),
-            allow_deleting_own_messages: flag(
-                "ALLOW_DELETING_OWN_MESSAGES",
-                d.allow_deleting_own_messages,
-            ),
-            allow_adding_reactions: flag("ALLOW_ADDING_REACTIONS", d.allow_adding_reactions),
-            allow_renaming_dms: flag("ALLOW_RENAMING_DMS", d.allow_renaming_dms),
-            enable_dms: flag("ENABLE_DMS", d.enable_dms),
-            allow_signup: flag("ALLOW_SIGNUP", d.allow_signup),
-            allowed_origins: get("ALLOWED_ORIGINS")
-                .unwrap_or_default()
-                .split(',')
-                .map(|o| o.trim().trim_end_matches('/').to_string())
-                .filter(|o| !o.is_empty())
-                .collect(),
-            typing_timeout_seconds: num(
-                "TYPING_TIMEOUT_SECONDS",
-                d.typing_timeout_seconds.into(),
-                1,
-                3600,
-            ) as u32,
-            session_ttl_seconds: num(
-                "SESSION_TTL_SECONDS",
-                d.session_ttl_seconds,
-                60,
-                10 * 365 * 86400,
-            ),
-            login_failure_window_seconds: num(
-                "LOGIN_FAILURE_WINDOW_SECONDS",
-                d.login_failure_window_seconds,
-                1,
-                86400,
-            ),
-            login_max_failures_per_username: num(
-                "LOGIN_MAX_FAILURES_PER_USERNAME",
-                d.login_max_failures_per_username.into(),
-                1,
-                1_000_000,
-            ) as u32,
-            login_max_failures_per_address: num(
-                "LOGIN_MAX_FAILURES_PER_ADDRESS",
-                d.login_max_failures_per_address.into(),
-                1,
-                1_000_000,
-            ) as u32,
-        }
     }
 }
 
@@ -139,7 +136,7 @@ mod tests {
     }
 
     #[test]
-    fn missing_values_take_the_spec_defaults() {
+    fn missing_values_take_the_documented_defaults() {
         let s = from(&[]);
         assert_eq!(s.messages_per_page, 50, "MESSAGES_PER_PAGE default");
         assert_eq!(s.chats_per_page, 10, "CHATS_PER_PAGE default");
@@ -152,11 +149,12 @@ mod tests {
     }
 
     #[test]
-    fn values_are_parsed_and_bad_ones_ignored() {
+    fn values_are_parsed_clamped_and_bad_ones_ignored() {
         let s = from(&[
             ("CHATS_PER_PAGE", "3"),
             ("ALLOW_SIGNUP", "False"),
             ("MESSAGES_PER_PAGE", "lots"),
+            ("TYPING_TIMEOUT_SECONDS", "0"),
             (
                 "ALLOWED_ORIGINS",
                 " https://a.example/ , https://b.example ",
@@ -165,10 +163,27 @@ mod tests {
         assert_eq!(s.chats_per_page, 3);
         assert!(!s.allow_signup, "booleans are case-insensitive");
         assert_eq!(s.messages_per_page, 50, "unparsable keeps the default");
+        assert_eq!(s.typing_timeout_seconds, 1, "clamped to the lower bound");
         assert_eq!(
             s.allowed_origins,
             vec!["https://a.example", "https://b.example"],
             "origins trimmed, trailing slash dropped"
         );
+    }
+
+    #[test]
+    fn every_setting_is_in_wrangler_toml_and_the_readme() {
+        let toml = include_str!("../wrangler.toml");
+        let readme = include_str!("../README.md");
+        for name in Settings::NAMES {
+            assert!(
+                toml.contains(&format!("{name} = ")),
+                "{name} in wrangler.toml [vars]"
+            );
+            assert!(
+                readme.contains(&format!("`{name}`")),
+                "{name} in the README's settings"
+            );
+        }
     }
 }

@@ -32,6 +32,13 @@ pub fn iso_from_ms(ms: i64) -> String {
         .to_rfc3339_opts(SecondsFormat::Millis, true)
 }
 
+/// Milliseconds since the epoch of a timestamp in our format (`None` if it is not one).
+pub fn ms_from_iso(iso: &str) -> Option<i64> {
+    DateTime::parse_from_rfc3339(iso)
+        .ok()
+        .map(|t| t.timestamp_millis())
+}
+
 pub fn now_iso() -> String {
     iso_from_ms(now_ms())
 }
@@ -44,5 +51,10 @@ mod tests {
     fn timestamps_are_iso_utc_with_millis() {
         assert_eq!(iso_from_ms(1_735_831_800_123), "2025-01-02T15:30:00.123Z");
         assert_eq!(iso_from_ms(0), "1970-01-01T00:00:00.000Z");
+        assert_eq!(
+            ms_from_iso("2025-01-02T15:30:00.123Z"),
+            Some(1_735_831_800_123)
+        );
+        assert_eq!(ms_from_iso("soon"), None);
     }
 }

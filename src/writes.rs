@@ -12,8 +12,8 @@ pub struct ReadUpTo {
     pub marked: i64,
     /// The pointer after the call.
     pub pointer: i64,
-    /// `read_receipt`, when the pointer moved.
-    pub event: Option<Event>,
+    /// `read_receipt` and the chat's membership generation, when the pointer moved.
+    pub event: Option<(Event, i64)>,
 }
 
 /// Moves `user_id`'s read pointer in `chat_id` forward to `message_id` (or the newest
@@ -31,8 +31,9 @@ pub async fn read_up_to(
     Ok(ReadUpTo {
         marked: moved.marked,
         pointer: moved.pointer,
-        event: moved
-            .seq
-            .map(|seq| Event::read_receipt(seq, user_id, moved.pointer)),
+        event: moved.stamp.map(|s| {
+            let event = Event::read_receipt(s.seq, user_id, moved.pointer);
+            (event, s.member_gen)
+        }),
     })
 }

@@ -22,6 +22,7 @@ fn app() -> App {
         "auth",
         &[
             ("LOGIN_MAX_FAILURES_PER_USERNAME", "3"),
+            ("LOGIN_MAX_FAILURES_PER_ACCOUNT", "6"),
             ("LOGIN_MAX_FAILURES_PER_ADDRESS", "8"),
             ("LOGIN_FAILURE_WINDOW_SECONDS", "60"),
         ],
@@ -65,12 +66,17 @@ async fn register_returns_the_user_a_token_and_a_session_cookie() {
         "default avatar is an SVG data URL"
     );
     let cookie = r.header("set-cookie").expect("session cookie");
-    assert!(cookie.starts_with("sessionid="), "{cookie}");
+    assert!(cookie.starts_with("em_session="), "{cookie}");
     assert!(
         cookie.contains("HttpOnly") && cookie.contains("SameSite=Lax"),
         "{cookie}"
     );
     assert!(!cookie.contains("Secure"), "plain http locally: {cookie}");
+    assert_eq!(
+        r.header("cache-control").as_deref(),
+        Some("no-store"),
+        "a token is never cached"
+    );
 
     let me = app
         .get("/messages/api/auth/me/", r.body["token"].as_str().unwrap())
@@ -97,6 +103,23 @@ async fn register_refuses_bad_and_duplicate_usernames() {
         .await;
     assert_eq!(r.status, 400, "usernames are unique case-insensitively");
     assert!(r.body["details"]["username"].is_array(), "{:?}", r.body);
+    // The same name with a Cyrillic "а" (U+0430) for the first Latin "a" of "dup...".
+    let latin = app.user("adup").await;
+    let lookalike = latin.username.replacen('a', "\u{0430}", 1);
+    assert_ne!(lookalike, latin.username);
+    let r = app
+        .call(
+            Method::POST,
+            "/messages/api/auth/register/",
+            None,
+            Some(json!({"username": lookalike, "password": PASSWORD})),
+        )
+        .await;
+    assert_eq!(
+        r.status, 400,
+        "a confusable lookalike of a taken name: {:?}",
+        r.body
+    );
 
     for (body, field) in [
         (
@@ -192,17 +215,17 @@ async fn wrong_password_and_unknown_user_get_the_same_400() {
 }
 
 #[tokio::test]
-async fn repeated_failures_for_a_username_are_throttled_with_retry_after() {
+async fn repeated_failures_for_a_username_from_one_address_are_throttled_with_retry_after() {
     let app = app();
     let u = app.user("throttle").await;
     for i in 0..3 {
-        let r = login_json(&app, &u.username, "bad-password", &format!("10.0.2.{i}")).await;
+        let r = login_json(&app, &u.username, "bad-password", "10.0.2.1").await;
         assert_eq!(r.status, 400, "failure {i} is a plain 400");
     }
-    let r = login_json(&app, &u.username, PASSWORD, "10.0.2.9").await;
+    let r = login_json(&app, &u.username, PASSWORD, "10.0.2.1").await;
     assert_eq!(
         r.status, 429,
-        "the username is locked even with the right password"
+        "from that address the username is locked, even with the right password"
     );
     let retry: u64 = r
         .header("retry-after")
@@ -211,6 +234,66 @@ async fn repeated_failures_for_a_username_are_throttled_with_retry_after() {
         .unwrap();
     assert!((1..=60).contains(&retry), "within the window: {retry}");
     assert!(r.body["detail"].is_string());
+    let elsewhere = login_json(&app, &u.username, PASSWORD, "10.0.2.2").await;
+    assert_eq!(
+        elsewhere.status, 200,
+        "the real user, from another address, still signs in"
+    );
+}
+
+#[tokio::test]
+async fn failures_spread_over_addresses_hit_the_account_limit() {
+    let app = app();
+    let u = app.user("spread").await;
+    // LOGIN_MAX_FAILURES_PER_ACCOUNT is 6 here: two failures from each of three addresses.
+    for i in 0..6 {
+        let addr = format!("10.0.5.{}", i / 2);
+        let r = login_json(&app, &u.username, "bad-password", &addr).await;
+        assert_eq!(r.status, 400, "failure {i}");
+    }
+    let r = login_json(&app, &u.username, "bad-password", "10.0.5.9").await;
+    assert_eq!(
+        r.status, 429,
+        "the seventh, from a fresh address, is refused"
+    );
+}
+
+#[tokio::test]
+async fn parallel_wrong_passwords_get_exactly_the_limit_of_checks() {
+    let app = app();
+    let u = app.user("parallel").await;
+    let tries = (0..20).map(|_| login_json(&app, &u.username, "bad-password", "10.0.6.1"));
+    let answers = futures_util::future::join_all(tries).await;
+    let checked = answers.iter().filter(|r| r.status == 400).count();
+    let refused = answers.iter().filter(|r| r.status == 429).count();
+    assert_eq!(
+        (checked, refused),
+        (3, 17),
+        "LOGIN_MAX_FAILURES_PER_USERNAME is 3: three passwords checked, seventeen refused"
+    );
+}
+
+#[tokio::test]
+async fn ipv6_addresses_are_counted_by_their_64() {
+    let app = app();
+    let u = app.user("sixty4").await;
+    for i in 1..=3 {
+        let r = login_json(
+            &app,
+            &u.username,
+            "bad-password",
+            &format!("2001:db8:7:1::{i}"),
+        )
+        .await;
+        assert_eq!(r.status, 400, "failure {i}");
+    }
+    let same64 = login_json(&app, &u.username, PASSWORD, "2001:db8:7:1:ffff::9").await;
+    assert_eq!(
+        same64.status, 429,
+        "another host of the same /64 is the same address"
+    );
+    let other = login_json(&app, &u.username, PASSWORD, "2001:db8:7:2::1").await;
+    assert_eq!(other.status, 200, "another /64 is not");
 }
 
 #[tokio::test]
@@ -326,7 +409,7 @@ async fn a_hash_made_by_django_logs_in() {
 async fn cookie_authenticated_cross_site_writes_are_refused() {
     let app = app();
     let u = app.user("csrf").await;
-    let cookie = format!("sessionid={}", u.token);
+    let cookie = format!("em_session={}", u.token);
     let cross = app
         .http
         .post(app.url("/messages/api/auth/logout/"))

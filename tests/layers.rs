@@ -17,6 +17,7 @@ const LAYERS: &[&[&str]] = &[
     &["auth"],
     &["realtime"],
     &[
+        "accounts",
         "users",
         "chats",
         "members",

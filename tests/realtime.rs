@@ -143,7 +143,7 @@ async fn plain_get_on_the_socket_route_is_426() {
 #[tokio::test]
 async fn cross_site_cookie_upgrade_is_403_and_same_site_or_allowed_passes() {
     let app = app();
-    let cookie = format!("sessionid={}", token(user(4, 1)));
+    let cookie = format!("em_session={}", token(user(4, 1)));
     let from = |origin: &str| vec![("Cookie", cookie.clone()), ("Origin", origin.to_string())];
     let err = app
         .ws_with(&ws_path(4), &from("https://evil.example"))

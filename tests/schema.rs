@@ -12,7 +12,8 @@ use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
 
 fn app() -> App {
-    App::new(shared("schema", &[], ""))
+    // Refusals carry Server-Timing too here, so every answer's D1 cost is checked.
+    App::new(shared("schema", &[("SERVER_TIMING_ALWAYS", "true")], ""))
 }
 
 fn repo_schema() -> Value {
@@ -537,6 +538,21 @@ async fn real_answers_match_the_documented_responses_within_the_d1_budget() {
         .await;
     assert_eq!(r.status, 204);
     check("post", "/messages/api/auth/logout/", &r);
+    let r = app
+        .call(
+            Method::POST,
+            "/messages/api/auth/logout-all/",
+            Some(&bob.token),
+            None,
+        )
+        .await;
+    assert_eq!(r.status, 204);
+    check("post", "/messages/api/auth/logout-all/", &r);
+    let r = app
+        .call(Method::POST, "/messages/api/auth/logout-all/", None, None)
+        .await;
+    assert_eq!(r.status, 401);
+    check("post", "/messages/api/auth/logout-all/", &r);
     let r = app.get("/healthz", "").await;
     check("get", "/healthz", &r);
     let r = app.call(Method::HEAD, "/healthz", None, None).await;

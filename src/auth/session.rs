@@ -13,14 +13,28 @@ use crate::storage::users::{self, UserRow};
 use crate::storage::{Batch, Results, Rows, Viewer};
 use crate::time;
 
-/// Django's session cookie name, so a browser app written for Django needs no change.
-pub const SESSION_COOKIE: &str = "sessionid";
+/// The session cookie. Not Django's `sessionid`: on an origin shared with a Django site the
+/// two must not overwrite each other. Over https it is a `__Host-` cookie (Secure, Path=/, no
+/// Domain: no subdomain can set or shadow it).
+pub const SESSION_COOKIE: &str = "em_session";
+pub const SESSION_COOKIE_HTTPS: &str = "__Host-em_session";
+
+/// The session cookie's name for this request's scheme.
+pub fn cookie_name(cx: &Cx) -> &'static str {
+    if cx.is_https() {
+        SESSION_COOKIE_HTTPS
+    } else {
+        SESSION_COOKIE
+    }
+}
 
 /// The authenticated caller.
 pub struct Caller {
     pub user: UserRow,
     pub token_hash: String,
     pub via_cookie: bool,
+    /// When the session ends (ISO-8601).
+    pub expires_at: String,
 }
 
 /// Where the credentials of a request came from.
@@ -41,7 +55,7 @@ fn credential(cx: &Cx) -> ApiResult<Option<Credential>> {
         return Ok(Some(Credential::Header(token.to_string())));
     }
     Ok(cx
-        .cookie(SESSION_COOKIE)
+        .cookie(cookie_name(cx))
         .filter(|c| !c.is_empty())
         .map(Credential::Cookie))
 }
@@ -129,11 +143,13 @@ pub async fn authenticate_with<R>(
         },
     )?;
     let res = b.run().await?;
-    let user = res.first(user)?.ok_or(ApiError::InvalidToken)?;
+    let session = res.first(user)?.ok_or(ApiError::InvalidToken)?;
+    cx.authenticated.set(true);
     let caller = Caller {
-        user,
+        user: session.user,
         token_hash,
         via_cookie,
+        expires_at: session.expires_at,
     };
     Ok((caller, handles, res))
 }

@@ -1,7 +1,7 @@
 //! `LiveChat`: what the chat room Durable Object does (docs/realtime.md) — publishes, typing,
-//! disconnects, accepting sockets, client frames and the alarm — over its plain state
-//! (`RoomState`), its socket registry (`Sockets`) and its D1 reads (`sync`). It is the one
-//! owner of them all; `room.rs` only hands it the runtime's events.
+//! disconnects and sign-outs, accepting sockets, client frames and the alarm — over its plain
+//! state (`RoomState`), its socket registry (`Sockets`) and its D1 reads (`sync`). It is the
+//! one owner of them all; `room.rs` only hands it the runtime's events.
 
 use std::cell::{Cell, RefCell};
 
@@ -61,14 +61,14 @@ impl LiveChat {
         }
     }
 
-    /// Saves the position and timers, then points the alarm at the earliest deadline.
+    /// Saves the position and timers, then points the alarm at the earliest deadline (a gap
+    /// to fill, a typist to expire, a socket whose session ends).
     async fn persist(&self) {
+        let expiry = self.sockets.next_expiry(&self.state);
         let (text, want) = {
             let r = self.room.borrow();
-            (
-                serde_json::to_string(&r.saved()).unwrap_or_default(),
-                r.alarm_wanted(),
-            )
+            let text = serde_json::to_string(&r.saved()).unwrap_or_default();
+            (text, r.alarm_wanted(expiry))
         };
         if let Err(e) = self.state.storage().put(SAVED, text).await {
             worker::console_error!("room state not saved: {e:?}");
@@ -92,20 +92,43 @@ impl LiveChat {
             .iter()
             .map(|f| Frame::new(&f.to_string(), None))
             .collect();
-        self.sockets.send_all(&self.state, &frames, except);
+        self.sockets
+            .send_all(&self.state, &frames, except, time::now_ms());
     }
 
     fn broadcast(&self) -> impl Fn(&[Frame]) + '_ {
-        |frames| self.sockets.send_all(&self.state, frames, None)
+        |frames| {
+            self.sockets
+                .send_all(&self.state, frames, None, time::now_ms())
+        }
     }
 
     /// A worker's call.
     pub async fn call(&self, call: RoomCall) {
         self.load(Some(call.chat_id)).await;
         match call.op {
-            RoomOp::Publish { seq, event } => self.publish(seq, event).await,
+            RoomOp::Publish {
+                seq,
+                event,
+                member_gen,
+            } => {
+                self.check_members(member_gen).await;
+                self.publish(seq, event).await
+            }
             RoomOp::Typing { user_id, is_typing } => self.typing(user_id, is_typing).await,
-            RoomOp::Disconnect { user_ids } => self.disconnect(user_ids).await,
+            RoomOp::Disconnect {
+                user_ids,
+                member_gen,
+            } => self.disconnect(user_ids, member_gen).await,
+            RoomOp::SignOut {
+                user_id,
+                token_hash,
+            } => {
+                let theirs = |i: &SocketInfo| {
+                    i.user_id == user_id && token_hash.as_ref().is_none_or(|t| *t == i.token_hash)
+                };
+                self.sockets.close(&self.state, "Session ended.", theirs);
+            }
         }
     }
 
@@ -117,6 +140,30 @@ impl LiveChat {
             .accept(vec![(seq, event)], time::now_ms());
         self.broadcast()(&sync::frames(ready));
         self.persist().await;
+    }
+
+    /// An event made at membership generation `member_gen`: when that is newer than the room
+    /// knows, a removal happened whose "close" call may have been lost, so the sockets of
+    /// users who are no longer members close before anything more is delivered.
+    async fn check_members(&self, member_gen: i64) {
+        if member_gen <= self.room.borrow().member_gen {
+            return;
+        }
+        let chat_id = self.room.borrow().chat_id;
+        let users = self.sockets.users(&self.state);
+        let members = match self.db() {
+            Ok(db) => members::which_are_members(&db, chat_id, &users).await,
+            Err(e) => Err(e),
+        };
+        match members {
+            Ok(members) => {
+                let gone = |i: &SocketInfo| !members.contains(&i.user_id);
+                self.sockets.close(&self.state, "No longer a member.", gone);
+                let mut r = self.room.borrow_mut();
+                r.member_gen = r.member_gen.max(member_gen);
+            }
+            Err(e) => worker::console_error!("membership re-check failed: {e:?}"),
+        }
     }
 
     async fn typing(&self, user_id: i64, is_typing: bool) {
@@ -135,11 +182,14 @@ impl LiveChat {
 
     /// Closes removed members' sockets (`None`: everyone's, the chat was deleted: its saved
     /// state goes too).
-    async fn disconnect(&self, user_ids: Option<Vec<i64>>) {
-        self.room.borrow_mut().disconnected(user_ids.as_deref());
-        let reason = "No longer a member.";
-        self.sockets
-            .close(&self.state, user_ids.as_deref(), p::CLOSE_GONE, reason);
+    async fn disconnect(&self, user_ids: Option<Vec<i64>>, member_gen: i64) {
+        {
+            let mut r = self.room.borrow_mut();
+            r.disconnected(user_ids.as_deref());
+            r.member_gen = r.member_gen.max(member_gen);
+        }
+        let hit = |i: &SocketInfo| user_ids.as_ref().is_none_or(|ids| ids.contains(&i.user_id));
+        self.sockets.close(&self.state, "No longer a member.", hit);
         if user_ids.is_some() {
             return self.persist().await;
         }
@@ -176,12 +226,17 @@ impl LiveChat {
         if self.room.borrow().removed_since(c.user_id, generation) {
             return gone();
         }
+        let max = Settings::from_env(&self.env).max_sockets_per_user as usize;
+        if self.sockets.count_of(&self.state, c.user_id) >= max {
+            return Response::error("Too many sockets.", 429);
+        }
         let pair = WebSocketPair::new()?;
         self.state.accept_web_socket(&pair.server);
         let info = SocketInfo {
             user_id: c.user_id,
             token_hash: c.token_hash,
             after,
+            expires_at: c.expires_at,
         };
         pair.server.serialize_attachment(info)?;
         self.sockets.opened();
@@ -206,14 +261,20 @@ impl LiveChat {
             Ok(frame) => frame,
             Err(e) => return answer(&p::error_frame(&e)),
         };
+        if !self.sockets.allow_frame(&self.state, ws, time::now_ms()) {
+            let slow_down = ApiError::TooManyRequests {
+                retry_after_secs: 1,
+            };
+            return answer(&p::error_frame(&slow_down));
+        }
         self.load(None).await;
         let db = match self.db() {
             Ok(db) => db,
             Err(e) => return answer(&p::error_frame(&e)),
         };
-        // A logged-out session must not keep acting checked when the client speaks.
+        // A logged-out session must not keep acting: checked when the client speaks.
         match users::session_user(&db, &info.token_hash, &time::now_iso()).await {
-            Ok(Some(u)) if u.id == info.user_id => {}
+            Ok(Some(s)) if s.user.id == info.user_id => {}
             Ok(_) => {
                 let _ = ws.close(Some(p::CLOSE_GONE), Some("Session ended."));
                 return;
@@ -226,7 +287,8 @@ impl LiveChat {
                 let chat_id = self.room.borrow().chat_id;
                 match writes::read_up_to(&db, chat_id, info.user_id, id).await {
                     Ok(moved) => {
-                        if let Some(e) = moved.event {
+                        if let Some((e, member_gen)) = moved.event {
+                            self.check_members(member_gen).await;
                             match serde_json::to_string(&e) {
                                 Ok(text) => self.publish(e.seq, text).await,
                                 Err(err) => answer(&p::error_frame(&err.into())),
@@ -248,8 +310,7 @@ impl LiveChat {
         let Some(info) = ws.deserialize_attachment::<SocketInfo>().ok().flatten() else {
             return;
         };
-        let list = self.sockets.list(&self.state);
-        if list.iter().any(|(_, i)| i.user_id == info.user_id) {
+        if self.sockets.count_of(&self.state, info.user_id) > 0 {
             return;
         }
         self.load(None).await;
@@ -259,7 +320,7 @@ impl LiveChat {
         }
     }
 
-    /// Typing expiry and gap filling, whichever is due.
+    /// Typing expiry, sockets whose session ended, and gap filling, whichever is due.
     pub async fn alarm(&self) {
         self.load(None).await;
         let now = time::now_ms();
@@ -272,6 +333,8 @@ impl LiveChat {
         for user_id in expired {
             self.send_all(&[p::typing_frame(user_id, false)], Some(user_id));
         }
+        self.sockets
+            .close(&self.state, "Session ended.", |i| i.expires_at <= now);
         if gap_due {
             match self.db() {
                 Ok(db) => sync::fill_gap(&db, &self.room, &self.broadcast()).await,

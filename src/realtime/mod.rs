@@ -5,9 +5,12 @@
 //!   The event goes to the room after the response is on its way, so the writer does not
 //!   wait for the fan-out. Failures are logged, never fail the request (the event is durable;
 //!   the room fills gaps from D1).
-//! - `disconnect(cx, chat_id, user_ids, event)` hands over the removal's own event, then
-//!   closes the sockets of removed members (`None`: everybody, the chat was deleted), and
-//!   returns only once they are closed.
+//! - `disconnect(cx, chat_id, user_ids, (event_gen, event), member_gen)` hands over the
+//!   removal's own event, then closes the sockets of removed members (`None`: everybody, the
+//!   chat was deleted), and returns only once they are closed. Should that call be lost, the next event
+//!   carries the removal's membership generation, and the room re-checks its sockets before
+//!   delivering it.
+//! - `sign_out(cx, user_id, token_hash, chats)` closes a signed-out session's sockets.
 
 mod live;
 pub mod order;
@@ -25,6 +28,8 @@ use worker::{Env, Headers, Method, Request, RequestInit, Response, Stub};
 use crate::auth;
 use crate::error::{ApiError, ApiResult};
 use crate::http::{self, Cx};
+use crate::storage::users;
+use crate::time;
 use crate::views::Event;
 use protocol::{Connect, RoomCall, RoomOp, CONNECT_HEADER};
 
@@ -51,51 +56,72 @@ async fn call_room(env: &Env, chat_id: i64, call: &RoomCall) -> ApiResult<()> {
 }
 
 /// The publish call of `event`.
-fn publish_call(chat_id: i64, event: &Event) -> ApiResult<RoomCall> {
+fn publish_call(chat_id: i64, member_gen: i64, event: &Event) -> ApiResult<RoomCall> {
     let event_json = serde_json::to_string(event)?;
     Ok(RoomCall {
         chat_id,
         op: RoomOp::Publish {
             seq: event.seq,
             event: event_json,
+            member_gen,
         },
     })
 }
 
-/// Hands a durable event to the chat's room once the response is on its way. Never fails
-/// the caller: a lost publish shows up in the room as a gap, which it fills from D1.
-pub fn publish(cx: &Cx, chat_id: i64, event: Event) {
-    let env = cx.env.clone();
-    cx.after_response(async move {
-        let sent = match publish_call(chat_id, &event) {
-            Ok(call) => call_room(&env, chat_id, &call).await,
+/// Sends `calls` to the chat's room one after the other, logging failures.
+async fn call_all(env: &Env, chat_id: i64, calls: Vec<ApiResult<RoomCall>>) {
+    for call in calls {
+        let sent = match call {
+            Ok(call) => call_room(env, chat_id, &call).await,
             Err(e) => Err(e),
         };
         if let Err(e) = sent {
-            worker::console_error!("publish to chat {chat_id} failed: {e:?}");
+            worker::console_error!("call to chat {chat_id}'s room failed: {e:?}");
         }
-    });
+    }
+}
+
+/// Hands a durable event to the chat's room once the response is on its way. Never fails
+/// the caller: a lost publish shows up in the room as a gap, which it fills from D1.
+pub fn publish(cx: &Cx, chat_id: i64, member_gen: i64, event: Event) {
+    let env = cx.env.clone();
+    let call = publish_call(chat_id, member_gen, &event);
+    cx.after_response(async move { call_all(&env, chat_id, vec![call]).await });
 }
 
 /// Delivers `event` (the removal's), then closes the sockets of `user_ids` on this chat (all
 /// sockets when `None`), so the removal's own event still reaches them.
-pub async fn disconnect(cx: &Cx, chat_id: i64, user_ids: Option<Vec<i64>>, event: Event) {
-    let calls = [
-        publish_call(chat_id, &event),
+pub async fn disconnect(
+    cx: &Cx,
+    chat_id: i64,
+    user_ids: Option<Vec<i64>>,
+    (event_gen, event): (i64, Event),
+    member_gen: i64,
+) {
+    let calls = vec![
+        publish_call(chat_id, event_gen, &event),
         Ok(RoomCall {
             chat_id,
-            op: RoomOp::Disconnect { user_ids },
+            op: RoomOp::Disconnect {
+                user_ids,
+                member_gen,
+            },
         }),
     ];
-    for call in calls {
-        let sent = match call {
-            Ok(call) => call_room(&cx.env, chat_id, &call).await,
-            Err(e) => Err(e),
+    call_all(&cx.env, chat_id, calls).await;
+}
+
+/// Closes the sockets of a session that ended (`token_hash`; `None`: every session of
+/// `user_id`) in each of `chats`, before the sign-out answers.
+pub async fn sign_out(cx: &Cx, user_id: i64, token_hash: Option<&str>, chats: &[i64]) {
+    let calls = chats.iter().map(|&chat_id| {
+        let op = RoomOp::SignOut {
+            user_id,
+            token_hash: token_hash.map(str::to_string),
         };
-        if let Err(e) = sent {
-            worker::console_error!("disconnect on chat {chat_id} failed: {e:?}");
-        }
-    }
+        async move { call_all(&cx.env, chat_id, vec![Ok(RoomCall { chat_id, op })]).await }
+    });
+    futures_util::future::join_all(calls).await;
 }
 
 /// `GET /messages/api/chats/{id}/ws/?since=<seq>` — the chat's WebSocket. Anonymous → 401,
@@ -106,7 +132,11 @@ pub async fn connect(cx: &Cx, chat_id: i64) -> ApiResult<Response> {
     if auth::session(cx)?.1 {
         auth::check_same_site(cx)?;
     }
-    let (caller, _) = auth::member(cx, chat_id).await?;
+    // The membership check also records the session's socket here (so logout closes it).
+    let (caller, _, (), _) = auth::member_with(cx, chat_id, |b, s| {
+        users::socket_opened(b, s.token_hash, chat_id, s.now)
+    })
+    .await?;
     let is_upgrade = cx
         .header("Upgrade")
         .is_some_and(|u| u.trim().eq_ignore_ascii_case("websocket"));
@@ -127,6 +157,7 @@ pub async fn connect(cx: &Cx, chat_id: i64) -> ApiResult<Response> {
         chat_id,
         user_id: caller.user.id,
         token_hash: caller.token_hash,
+        expires_at: time::ms_from_iso(&caller.expires_at).unwrap_or(0),
         since,
     };
     let headers = Headers::new();
@@ -139,6 +170,9 @@ pub async fn connect(cx: &Cx, chat_id: i64) -> ApiResult<Response> {
     match resp.status_code() {
         101 => Ok(resp),
         404 => Err(ApiError::NotFound),
+        429 => Err(ApiError::TooManyRequests {
+            retry_after_secs: 10,
+        }),
         s => Err(ApiError::Internal(format!("room refused the socket: {s}"))),
     }
 }

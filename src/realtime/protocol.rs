@@ -14,6 +14,11 @@ pub const MAX_FRAME_BYTES: usize = 64 * 1024;
 /// Close code for a socket whose member was removed, whose chat was deleted or whose session
 /// was revoked: 4403 ("forbidden" in the private 4xxx range), so clients stop reconnecting.
 pub const CLOSE_GONE: u16 = 4403;
+
+/// Frames (typing, mark_read) a socket may send in a burst, and per second after it; more are
+/// answered with an error frame and dropped.
+pub const FRAME_BURST: f64 = 10.0;
+pub const FRAMES_PER_SECOND: f64 = 5.0;
 /// RFC 6455 "message too big".
 pub const CLOSE_TOO_BIG: u16 = 1009;
 
@@ -91,14 +96,23 @@ pub struct RoomCall {
 #[derive(Debug, Serialize, Deserialize)]
 #[serde(tag = "op", rename_all = "snake_case")]
 pub enum RoomOp {
-    /// A durable event, as the JSON text clients receive.
+    /// A durable event, as the JSON text clients receive, made at membership generation
+    /// `member_gen` (newer than the room knows: it re-checks its sockets first).
     Publish {
         seq: i64,
         event: String,
+        member_gen: i64,
     },
-    /// Close the sockets of `user_ids` (`None`: everyone, the chat is gone).
+    /// Close the sockets of `user_ids` (`None`: everyone, the chat is gone), whose removal
+    /// made membership generation `member_gen`.
     Disconnect {
         user_ids: Option<Vec<i64>>,
+        member_gen: i64,
+    },
+    /// Close `user_id`'s sockets of session `token_hash` (`None`: of every session).
+    SignOut {
+        user_id: i64,
+        token_hash: Option<String>,
     },
     Typing {
         user_id: i64,
@@ -113,6 +127,8 @@ pub struct Connect {
     pub chat_id: i64,
     pub user_id: i64,
     pub token_hash: String,
+    /// When the session ends (ms since the epoch): the room closes the socket then.
+    pub expires_at: i64,
     /// Replay events after this seq first (`?since=`).
     pub since: Option<i64>,
 }
@@ -130,6 +146,10 @@ pub struct SocketInfo {
     /// Durable events with `seq <= after` were already sent to this socket (resume).
     #[serde(default)]
     pub after: i64,
+    /// When the session ends (ms since the epoch): no frame is sent after it, and the room's
+    /// alarm closes the socket then.
+    #[serde(default)]
+    pub expires_at: i64,
 }
 
 #[cfg(test)]
@@ -193,12 +213,21 @@ mod tests {
     fn room_calls_round_trip() {
         let c = RoomCall {
             chat_id: 3,
-            op: RoomOp::Disconnect { user_ids: None },
+            op: RoomOp::Disconnect {
+                user_ids: None,
+                member_gen: 1,
+            },
         };
         let s = serde_json::to_string(&c).unwrap();
         assert!(s.contains("\"op\":\"disconnect\""), "{s}");
         let back = serde_json::from_str::<RoomCall>(&s).unwrap();
         assert_eq!(back.chat_id, 3);
-        assert!(matches!(back.op, RoomOp::Disconnect { user_ids: None }));
+        assert!(matches!(
+            back.op,
+            RoomOp::Disconnect {
+                user_ids: None,
+                member_gen: 1
+            }
+        ));
     }
 }

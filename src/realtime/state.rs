@@ -14,6 +14,9 @@ use super::typing::Typing;
 #[derive(Default, Serialize, Deserialize)]
 pub struct Saved {
     pub chat_id: i64,
+    /// The newest membership generation the room has applied (see `RoomState::member_gen`).
+    #[serde(default)]
+    pub member_gen: i64,
     pub next: Option<i64>,
     pub gap_since: Option<i64>,
     pub typing: Typing,
@@ -22,6 +25,9 @@ pub struct Saved {
 #[derive(Default)]
 pub struct RoomState {
     pub chat_id: i64,
+    /// The chat's membership generation the room's sockets were last checked against: an
+    /// event made at a newer one means a removal the room may not have been told of.
+    pub member_gen: i64,
     pub order: OrderBuffer,
     pub typing: Typing,
     removals: Removals,
@@ -33,6 +39,7 @@ impl RoomState {
     pub fn restore(saved: Saved) -> RoomState {
         RoomState {
             chat_id: saved.chat_id,
+            member_gen: saved.member_gen,
             order: OrderBuffer::restore(saved.next, saved.gap_since),
             typing: saved.typing,
             ..RoomState::default()
@@ -42,6 +49,7 @@ impl RoomState {
     pub fn saved(&self) -> Saved {
         Saved {
             chat_id: self.chat_id,
+            member_gen: self.member_gen,
             next: self.order.next(),
             gap_since: self.order.gap_since(),
             typing: self.typing.clone(),
@@ -57,14 +65,19 @@ impl RoomState {
         out
     }
 
-    /// The earliest deadline (gap fill or typing expiry), when it differs from the alarm
-    /// already set; the caller sets the alarm and reports it with `alarm_set`.
-    pub fn alarm_wanted(&self) -> Option<i64> {
-        let want = match (self.order.gap_deadline(), self.typing.next_deadline()) {
-            (Some(a), Some(b)) => Some(a.min(b)),
-            (a, b) => a.or(b),
-        };
-        want.filter(|at| self.alarm_at != Some(*at))
+    /// The earliest deadline (gap fill, typing expiry, or `other`: a socket's session end),
+    /// when it differs from the alarm already set; the caller sets the alarm and reports it
+    /// with `alarm_set`.
+    pub fn alarm_wanted(&self, other: Option<i64>) -> Option<i64> {
+        [
+            self.order.gap_deadline(),
+            self.typing.next_deadline(),
+            other,
+        ]
+        .into_iter()
+        .flatten()
+        .min()
+        .filter(|at| self.alarm_at != Some(*at))
     }
 
     pub fn alarm_set(&mut self, at: Option<i64>) {
@@ -149,13 +162,18 @@ mod tests {
             next: Some(1),
             ..Saved::default()
         });
-        assert_eq!(r.alarm_wanted(), None, "nothing due");
+        assert_eq!(r.alarm_wanted(None), None, "nothing due");
         r.typing.update(1, true, 0, 6_000);
         r.accept(vec![(3, "e3".into())], 100);
         let gap = 100 + super::super::order::GAP_TIMEOUT_MS;
-        assert_eq!(r.alarm_wanted(), Some(gap.min(6_000)));
+        assert_eq!(r.alarm_wanted(None), Some(gap.min(6_000)));
+        assert_eq!(
+            r.alarm_wanted(Some(1_000)),
+            Some(1_000),
+            "a session ends first"
+        );
         r.alarm_set(Some(gap.min(6_000)));
-        assert_eq!(r.alarm_wanted(), None, "already set");
+        assert_eq!(r.alarm_wanted(None), None, "already set");
     }
 
     #[test]

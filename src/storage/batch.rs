@@ -107,7 +107,8 @@ impl<'a> Batch<'a> {
     ) -> ApiResult<(Sequenced, R)> {
         let guard = guard.unwrap_or_else(|| Sql::new("1", vec![]));
         let bump = compose(
-            "UPDATE chats SET last_seq = last_seq + 1 WHERE id = ?1 AND ({}) RETURNING last_seq",
+            "UPDATE chats SET last_seq = last_seq + 1 WHERE id = ?1 AND ({})
+             RETURNING last_seq, member_gen",
             args![chat_id],
             &[&guard],
         );
@@ -213,17 +214,21 @@ pub struct NewEvent {
 /// The handle of an event appended by `Batch::event`.
 #[derive(Clone, Copy)]
 pub struct Sequenced {
-    bump: Rows<SeqRow>,
+    bump: Rows<Stamp>,
 }
 
-#[derive(Deserialize)]
-struct SeqRow {
-    last_seq: i64,
+/// Where an event stands: its seq, and the chat's membership generation when it was made
+/// (bumped by every removal: a room that sees a newer one re-checks its sockets' membership).
+#[derive(Debug, Clone, Copy, PartialEq, Deserialize)]
+pub struct Stamp {
+    #[serde(rename = "last_seq")]
+    pub seq: i64,
+    pub member_gen: i64,
 }
 
 impl Sequenced {
-    /// The event's seq, or `None` when the guard did not hold (nothing was written).
-    pub fn seq(&self, res: &Results) -> ApiResult<Option<i64>> {
-        Ok(res.first(self.bump)?.map(|r| r.last_seq))
+    /// The event's stamp, or `None` when the guard did not hold (nothing was written).
+    pub fn stamp(&self, res: &Results) -> ApiResult<Option<Stamp>> {
+        res.first(self.bump)
     }
 }

@@ -3,7 +3,7 @@
 
 use serde::Deserialize;
 
-use super::batch::{EventRef, NewEvent};
+use super::batch::{EventRef, NewEvent, Stamp};
 use super::messages::{MessageRow, MESSAGE_COLUMNS, MESSAGE_FROM};
 use super::users::UserRow;
 use super::{compose, int_bool, Batch, Db, Results, Rows, Sql, Viewer};
@@ -207,6 +207,12 @@ pub async fn load_page(db: &Db, p: &Page) -> ApiResult<PageData> {
     reads.read(&b.run().await?)
 }
 
+/// The id a new chat takes: past every id ever given out, deleted chats' included (the
+/// `chats_id_floor` trigger records those), so no chat inherits a deleted one's Durable
+/// Object, sockets or log.
+pub const NEXT_CHAT_ID: &str = "(SELECT MAX(COALESCE((SELECT MAX(id) FROM chats), 0),
+     (SELECT value FROM id_floors WHERE name = 'chats')) + 1)";
+
 /// What creating a chat did.
 pub struct Created {
     pub chat_id: Option<i64>,
@@ -255,10 +261,12 @@ pub async fn create(
     let mut b = Batch::new(db);
     let found = active_users(&mut b, &ids_json)?;
     let insert_chat = compose(
-        "INSERT INTO chats (chat_type, title, dm_key, created_by, created_at, updated_at,
-                            last_activity_at)
-         SELECT ?1, ?2, ?3, ?4, ?5, ?5, ?5 WHERE {}
-         ON CONFLICT (dm_key) DO NOTHING",
+        &format!(
+            "INSERT INTO chats (id, chat_type, title, dm_key, created_by, created_at, updated_at,
+                                last_activity_at)
+             SELECT {NEXT_CHAT_ID}, ?1, ?2, ?3, ?4, ?5, ?5, ?5 WHERE {{}}
+             ON CONFLICT (dm_key) DO NOTHING"
+        ),
         args![kind, title, dm_key.clone(), creator, now],
         &[&all_exist],
     );
@@ -296,14 +304,14 @@ pub async fn create(
 }
 
 /// Renames a chat and logs `chat_updated` (naming who renamed it, whose view of the chat the
-/// event carries); returns the event's seq and the chat as `by` sees it, in one batch.
+/// event carries); returns the event's stamp and the chat as `by` sees it, in one batch.
 pub async fn rename(
     db: &Db,
     chat_id: i64,
     by: i64,
     title: &str,
     now: &str,
-) -> ApiResult<(i64, PageData)> {
+) -> ApiResult<(Option<Stamp>, PageData)> {
     let mut b = Batch::new(db);
     let (event, ()) = b.event(
         chat_id,
@@ -325,7 +333,7 @@ pub async fn rename(
     )?;
     let reads = page(&mut b, &Page::one(by, chat_id))?;
     let res = b.run().await?;
-    Ok((event.seq(&res)?.unwrap_or(0), reads.read(&res)?))
+    Ok((event.stamp(&res)?, reads.read(&res)?))
 }
 
 /// Deletes a chat and everything in it (cascades); returns the seq its `chat_deleted` takes

@@ -1,6 +1,8 @@
 //! Chat members: who belongs to a chat, adding and removing them.
 
-use super::batch::{pending, EventRef, NewEvent};
+use serde::Deserialize;
+
+use super::batch::{pending, EventRef, NewEvent, Stamp};
 use super::chats::{active_users, ids, Id};
 use super::{Batch, Db, Results, Rows, Sql};
 use crate::args;
@@ -60,7 +62,7 @@ impl Candidates {
 
 /// Adds `new_ids` (active users, not yet members) and logs `members_added` with them; `None`
 /// when a concurrent change made some of them members meanwhile (nothing written).
-pub async fn add(db: &Db, chat_id: i64, new_ids: &[i64], now: &str) -> ApiResult<Option<i64>> {
+pub async fn add(db: &Db, chat_id: i64, new_ids: &[i64], now: &str) -> ApiResult<Option<Stamp>> {
     let ids_json = serde_json::to_string(new_ids)?;
     let mut b = Batch::new(db);
     let (event, ()) = b.event(
@@ -89,13 +91,21 @@ pub async fn add(db: &Db, chat_id: i64, new_ids: &[i64], now: &str) -> ApiResult
             Ok(())
         },
     )?;
-    event.seq(&b.run().await?)
+    event.stamp(&b.run().await?)
+}
+
+#[derive(Deserialize)]
+struct Gen {
+    member_gen: i64,
 }
 
 /// What removing a member did.
 pub struct Removed {
-    /// The `member_removed` seq, or `None` when the user was not a member.
-    pub seq: Option<i64>,
+    /// The `member_removed` stamp (with the membership generation before the removal);
+    /// `None` when the user was not a member.
+    pub stamp: Option<Stamp>,
+    /// The membership generation the removal bumped it to.
+    pub member_gen: i64,
     /// True when nobody remained and the chat was deleted.
     pub chat_deleted: bool,
 }
@@ -110,7 +120,7 @@ pub async fn remove(
     now: &str,
 ) -> ApiResult<Removed> {
     let mut b = Batch::new(db);
-    let (event, ()) = b.event(
+    let (event, gen) = b.event(
         chat_id,
         Some(Sql::new(
             "EXISTS (SELECT 1 FROM chat_members WHERE chat_id = chats.id AND user_id = ?1)",
@@ -123,7 +133,16 @@ pub async fn remove(
             data: None,
             now: now.to_string(),
         },
-        |_| Ok(()),
+        |b| {
+            b.query::<Gen>(
+                &format!(
+                    "UPDATE chats SET member_gen = member_gen + 1 WHERE id = ?1 AND {}
+                     RETURNING member_gen",
+                    super::batch::PENDING
+                ),
+                args![chat_id],
+            )
+        },
     )?;
     b.exec(
         "DELETE FROM chat_members WHERE chat_id = ?1 AND user_id = ?2",
@@ -145,8 +164,23 @@ pub async fn remove(
         args![chat_id],
     )?;
     let res = b.run().await?;
+    let stamp = event.stamp(&res)?;
+    let member_gen = res.first(gen)?.map_or(0, |g| g.member_gen);
     Ok(Removed {
-        seq: event.seq(&res)?,
+        stamp,
+        member_gen,
         chat_deleted: res.changes(deleted) > 0,
     })
+}
+
+/// Which of `user_ids` are members of `chat_id` now.
+pub async fn which_are_members(db: &Db, chat_id: i64, user_ids: &[i64]) -> ApiResult<Vec<i64>> {
+    let rows: Vec<Id> = db
+        .all(
+            "SELECT user_id AS id FROM chat_members
+             WHERE chat_id = ?1 AND user_id IN (SELECT value FROM json_each(?2))",
+            args![chat_id, serde_json::to_string(user_ids)?],
+        )
+        .await?;
+    Ok(rows.into_iter().map(|r| r.id).collect())
 }

@@ -3,9 +3,9 @@
 
 use serde::Deserialize;
 
-use super::batch::{pending, EventRef, NewEvent, Sequenced};
+use super::batch::{pending, EventRef, NewEvent, Sequenced, Stamp};
 use super::users::UserRow;
-use super::{compose, int_bool, Batch, Db, Results, Rows, Sql};
+use super::{compose, int_bool, Batch, Db, Results, Rows, Sql, Viewer};
 use crate::args;
 use crate::domain::EventKind;
 use crate::error::ApiResult;
@@ -162,22 +162,46 @@ impl PageReads {
     }
 }
 
-/// Loads a page of a chat's messages with reactions, pointers and the chat's bounds.
-pub fn page(b: &mut Batch, chat_id: i64, w: &Window) -> ApiResult<PageReads> {
+/// SQL condition: `viewer` is a member of chat `chat`. Reads of the round trip that
+/// authenticates carry it, so a request with a made-up credential reads nothing but its
+/// session lookup. (In a scan's `WHERE` SQLite would still walk the rows and test it on
+/// each: scans take it in their `LIMIT`, evaluated once before the scan starts.)
+fn member_of(chat: &Sql, viewer: &Viewer) -> Sql {
+    compose(
+        "EXISTS (SELECT 1 FROM chat_members WHERE chat_id = {} AND user_id = {})",
+        vec![],
+        &[chat, &viewer.sql()],
+    )
+}
+
+/// Loads, for `viewer` only if a member, a page of a chat's messages with reactions, pointers
+/// and the chat's message count and id range. Reads rows in proportion to the page (and to
+/// `page=N`'s offset, which stops at the chat's message count), never the whole chat.
+pub fn page(b: &mut Batch, chat_id: i64, w: &Window, viewer: &Viewer) -> ApiResult<PageReads> {
     let order = if w.ascending { "ASC" } else { "DESC" };
-    let ids = Sql::new(
-        format!(
+    let member = member_of(&Sql::value(chat_id), viewer);
+    let ids = compose(
+        &format!(
             "SELECT id FROM messages WHERE chat_id = ?1 AND id < COALESCE(?2, 9007199254740991)
-               AND id > COALESCE(?3, 0) ORDER BY id {order} LIMIT ?4 OFFSET ?5"
+               AND id > COALESCE(?3, 0)
+             ORDER BY id {order}
+             LIMIT (CASE WHEN {{}} AND ?5 < (SELECT message_count FROM chats WHERE id = ?1)
+                    THEN ?4 ELSE 0 END) OFFSET ?5"
         ),
         args![chat_id, w.before, w.after, w.limit, w.offset],
+        &[&member],
     );
-    let loaded = LoadedReads::query(b, &Sql::value(chat_id), &ids, true)?;
-    let bounds = b.query(
-        "SELECT COUNT(*) AS count, MIN(id) AS min_id, MAX(id) AS max_id FROM messages
-         WHERE chat_id = ?1",
+    let chat = compose("(SELECT ?1 WHERE {})", args![chat_id], &[&member]);
+    let loaded = LoadedReads::query(b, &chat, &ids, true)?;
+    let bounds = compose(
+        "SELECT c.message_count AS count,
+           (SELECT MIN(id) FROM messages WHERE chat_id = c.id) AS min_id,
+           (SELECT MAX(id) FROM messages WHERE chat_id = c.id) AS max_id
+         FROM chats c WHERE c.id = ?1 AND {}",
         args![chat_id],
-    )?;
+        &[&member],
+    );
+    let bounds = b.query(&bounds.text, bounds.args)?;
     Ok(PageReads { loaded, bounds })
 }
 
@@ -212,11 +236,14 @@ pub fn access_by_session(
     )
 }
 
-/// The reactions and read pointers rendering message `id` needs (its row comes from
-/// `access_by_session` in the same batch).
-pub fn extras(b: &mut Batch, id: i64) -> ApiResult<LoadedReads> {
-    let chat = Sql::new("(SELECT chat_id FROM messages WHERE id = ?1)", args![id]);
-    LoadedReads::query(b, &chat, &Sql::value(id), false)
+/// The reactions and read pointers rendering message `id` needs, for `viewer` only if a
+/// member of its chat (its row comes from `access_by_session` in the same batch).
+pub fn extras(b: &mut Batch, id: i64, viewer: &Viewer) -> ApiResult<LoadedReads> {
+    let chat_of = Sql::new("(SELECT chat_id FROM messages WHERE id = ?1)", args![id]);
+    let member = member_of(&chat_of, viewer);
+    let chat = compose("(SELECT {} WHERE {})", vec![], &[&chat_of, &member]);
+    let ids = compose("SELECT ?1 WHERE {}", args![id], &[&member]);
+    LoadedReads::query(b, &chat, &ids, false)
 }
 
 /// Message `id` of chat `chat_id` with reactions and pointers (read back after a change).
@@ -237,8 +264,9 @@ pub async fn load_many(db: &Db, chat_id: i64, ids: &[i64]) -> ApiResult<Loaded> 
 }
 
 /// Sends a message: the chat's next seq, the message, `new_message`, the sender's read pointer
-/// and the chat's activity time, in one transaction. With a `client_id` already used by this
-/// sender in this chat nothing is written and the first message is returned (`created` false).
+/// and the chat's activity time (its message count follows by trigger), in one transaction. With a `client_id` already
+/// used by this sender in this chat nothing is written and the first message is returned (no
+/// stamp).
 pub async fn send(
     db: &Db,
     chat_id: i64,
@@ -246,7 +274,7 @@ pub async fn send(
     content: &str,
     client_id: Option<&str>,
     now: &str,
-) -> ApiResult<(Loaded, bool)> {
+) -> ApiResult<(Loaded, Option<Stamp>)> {
     let mut b = Batch::new(db);
     let (event, ()) = b.event(
         chat_id,
@@ -302,19 +330,19 @@ pub async fn send(
     );
     let reads = LoadedReads::query(&mut b, &Sql::value(chat_id), &target, true)?;
     let res = b.run().await?;
-    Ok((reads.read(&res)?, event.seq(&res)?.is_some()))
+    Ok((reads.read(&res)?, event.stamp(&res)?))
 }
 
 /// Edits (`Some(content)`) or soft-deletes (`None`: content emptied, reactions dropped) a
 /// message that is not deleted, logging `message_updated` / `message_deleted`. Returns the
-/// message after the change and the event's seq, or `None` when it was deleted meanwhile.
+/// message after the change and the event's stamp, or `None` when it was deleted meanwhile.
 pub async fn change(
     db: &Db,
     chat_id: i64,
     id: i64,
     content: Option<&str>,
     now: &str,
-) -> ApiResult<Option<(Loaded, i64)>> {
+) -> ApiResult<Option<(Loaded, Stamp)>> {
     let kind = match content {
         Some(_) => EventKind::MessageUpdated,
         None => EventKind::MessageDeleted,
@@ -369,17 +397,17 @@ pub async fn change(
 }
 
 /// Runs a change batch that appended `event`, reading message `id` back in it: the message
-/// after the change and the event's seq, or `None` when the guard refused the change.
+/// after the change and the event's stamp, or `None` when the guard refused the change.
 pub(super) async fn read_back(
     mut b: Batch<'_>,
     chat_id: i64,
     id: i64,
     event: Sequenced,
-) -> ApiResult<Option<(Loaded, i64)>> {
+) -> ApiResult<Option<(Loaded, Stamp)>> {
     let reads = one(&mut b, chat_id, id)?;
     let res = b.run().await?;
-    match event.seq(&res)? {
-        Some(seq) => Ok(Some((reads.read(&res)?, seq))),
+    match event.stamp(&res)? {
+        Some(stamp) => Ok(Some((reads.read(&res)?, stamp))),
         None => Ok(None),
     }
 }

@@ -1,5 +1,6 @@
 //! Reactions: adding or removing one user's emoji on a message.
 
+use super::batch::Stamp;
 use super::batch::{pending, EventRef, NewEvent};
 use super::messages::{read_back, Loaded};
 use super::{Batch, Db, Sql};
@@ -21,9 +22,9 @@ pub struct Reacting<'a> {
 
 /// Adds or removes the caller's emoji on a message, logging `reaction_updated`. Adding
 /// requires the message not deleted and, for an emoji not yet on it, fewer than
-/// `max_distinct` distinct ones. Returns the message after the change and the event's seq, or
+/// `max_distinct` distinct ones. Returns the message after the change and the event's stamp, or
 /// `None` when the state no longer matched (nothing written).
-pub async fn react(db: &Db, r: &Reacting<'_>, now: &str) -> ApiResult<Option<(Loaded, i64)>> {
+pub async fn react(db: &Db, r: &Reacting<'_>, now: &str) -> ApiResult<Option<(Loaded, Stamp)>> {
     let mine =
         "EXISTS (SELECT 1 FROM reactions WHERE message_id = ?1 AND user_id = ?2 AND emoji = ?3)";
     let guard = if r.add {

@@ -3,7 +3,7 @@
 
 use serde::Deserialize;
 
-use super::batch::{pending, EventRef, NewEvent};
+use super::batch::{pending, EventRef, NewEvent, Stamp};
 use super::{Batch, Db, Sql};
 use crate::args;
 use crate::domain::EventKind;
@@ -19,9 +19,9 @@ pub struct Advanced {
     /// False when the requested message is not a message of this chat.
     #[serde(deserialize_with = "super::int_bool")]
     pub target_ok: bool,
-    /// The `read_receipt` seq when the pointer moved.
+    /// The `read_receipt`'s stamp when the pointer moved.
     #[serde(skip)]
-    pub seq: Option<i64>,
+    pub stamp: Option<Stamp>,
 }
 
 /// Moves `user_id`'s read pointer in `chat_id` forward to `message_id` (or the newest
@@ -85,8 +85,8 @@ pub async fn advance(
         pointer: 0,
         marked: 0,
         target_ok: false,
-        seq: None,
+        stamp: None,
     });
-    out.seq = event.seq(&res)?;
+    out.stamp = event.stamp(&res)?;
     Ok(out)
 }

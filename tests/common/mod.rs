@@ -308,14 +308,21 @@ impl App {
                 body[k] = v;
             }
         }
-        let r = self
-            .call(
-                Method::POST,
-                "/messages/api/auth/register/",
-                None,
-                Some(body),
-            )
-            .await;
+        // Each registration from its own client address, so the per-address registration limit
+        // is something only the tests of it reach.
+        let n = COUNTER.fetch_add(1, Ordering::Relaxed);
+        let addr = format!(
+            "10.{}.{}.{}",
+            100 + (n >> 16) % 100,
+            (n >> 8) % 256,
+            n % 256
+        );
+        let req = self
+            .http
+            .post(self.url("/messages/api/auth/register/"))
+            .header("CF-Connecting-IP", addr)
+            .json(&body);
+        let r = Self::read(req.send().await.expect("request reaches the worker")).await;
         assert_eq!(r.status, 201, "register {username}: {:?}", r.body);
         User {
             id: r.body["user"]["id"].as_i64().expect("user id"),
