@@ -38,8 +38,8 @@ FUZZ_TIME ?= 300
 WRANGLER := wrangler
 SOURCES := $(shell find src -name '*.rs') Cargo.toml Cargo.lock openapi.json
 
-.PHONY: help tools rust-tools node build dev test lint unit integration schema-local \
-	deploy-dry-run clean fuzz-tools fuzz fuzz-short bench
+.PHONY: help tools rust-tools node build dev test test-steps lint unit integration schema-local \
+	deploy-dry-run clean fuzz-tools fuzz fuzz-short bench bench-run
 
 help:
 	@echo "make dev    # run the worker locally on http://127.0.0.1:$(PORT) (state in $(STATE)/)"
@@ -96,8 +96,12 @@ dev: tools build schema-local
 schema-local: tools
 	$(WRANGLER) d1 execute DB --local --persist-to $(STATE) --file schema.sql > /dev/null
 
-## test: everything CI runs.
-test: tools build lint unit integration fuzz-short
+## test: everything CI runs, then a check that the run changed nothing `git status` shows (what
+## was already uncommitted is compared before and after, so work in progress is fine).
+test:
+	@scripts/same-tree.sh "make test" $(MAKE) --no-print-directory test-steps
+
+test-steps: tools build lint unit integration fuzz-short
 
 lint:
 	cargo fmt --all -- --check
@@ -136,7 +140,10 @@ deploy-dry-run: tools build
 ## bench: one bounded run against its own local worker (state in target/bench-state/); prints
 ## the table. Settings: BENCH_* variables (bench/README.md). Exit 1 on a lost delivery or error.
 BENCH_TIMEOUT ?= 20m
-bench: tools build
+bench:
+	@scripts/same-tree.sh "make bench" $(MAKE) --no-print-directory bench-run
+
+bench-run: tools build
 	rm -rf target/bench-state
 	cargo bench --bench edge --no-run
 	timeout --signal=INT --kill-after=30s $(BENCH_TIMEOUT) cargo bench --bench edge
