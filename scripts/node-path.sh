@@ -27,8 +27,9 @@ die() {
 
 # wrangler's version and its engines.node (">=X.Y.Z") from the lock file, which is committed,
 # so this works before anything is installed. npm writes the lock with this exact layout.
+# (Written for bash 3.2 and BSD tools too: macOS.)
 read -r wrangler_version min < <(awk '
-  /^    "node_modules\/wrangler": \{/ { inside = 1; next }
+  /^    "node_modules\/wrangler": [{]/ { inside = 1; next }
   inside && /^    \}/ { inside = 0 }
   inside && /^      "version":/ { gsub(/[",]/, "", $2); version = $2 }
   inside && /^        "node":/ { gsub(/[",>=]/, "", $2); node = $2 }
@@ -36,7 +37,7 @@ read -r wrangler_version min < <(awk '
 [[ "${min:-}" =~ ^[0-9]+\.[0-9]+\.[0-9]+$ ]] ||
   die "cannot read wrangler's engines.node (>=X.Y.Z) from $lock"
 major="${min%%.*}"
-want="Node $major LTS (>= $min, for wrangler $wrangler_version)"
+want="Node $major or newer (>= $min)"
 
 # PATH without this project's folders, so that "system node" never means our own link or
 # node_modules/.bin/node.
@@ -49,9 +50,10 @@ done
 
 # X.Y.Z >= min?
 new_enough() {
-  local IFS=.
-  local -a have=($1) need=($min)
+  local -a have need
   local i
+  IFS=. read -r -a have <<<"$1"
+  IFS=. read -r -a need <<<"$min"
   for i in 0 1 2; do
     ((10#${have[i]:-0} > 10#${need[i]:-0})) && return 0
     ((10#${have[i]:-0} < 10#${need[i]:-0})) && return 1
@@ -124,9 +126,11 @@ if [[ -x "$package_node" ]]; then
 fi
 
 # 3. Nothing usable.
-if grep -q "\"node_modules/$package\"" "$lock"; then
-  extra="$package not installed or not runnable"
+if [[ -n "${package_version:-}" ]]; then
+  extra="npm package $package $package_version is older too"
+elif grep -q "\"node_modules/$package\"" "$lock"; then
+  extra="npm package $package not installed or does not run here"
 else
-  extra="no npm Node package for $platform-$arch"
+  extra="npm has no Node package for $platform-$arch in package.json"
 fi
 die "wrangler $wrangler_version needs Node >= $min ($found; $extra): install $want and run make again"

@@ -42,8 +42,13 @@ after="$(state)"
 
 if [[ "$before" != "$after" ]]; then
   echo "$what changed the working tree (every path it writes must be ignored or outside the tree):" >&2
-  { diff <(echo "$before") <(echo "$after") || true; } |
-    sed -n 's/^< \(..\) [^\t]*\t\(.*\)/  before: \1 \2/p; s/^> \(..\) [^\t]*\t\(.*\)/  after:  \1 \2/p' >&2
+  # Lines are "XY HASH<tab>PATH"; show "before/after: XY PATH" for those that differ.
+  { diff <(echo "$before") <(echo "$after") || true; } | while IFS= read -r line; do
+    case "$line" in
+      "< "*) echo "  before: ${line:2:2} ${line#*$'\t'}" ;;
+      "> "*) echo "  after:  ${line:2:2} ${line#*$'\t'}" ;;
+    esac
+  done >&2
   ((status != 0)) || status=1
 elif ((status == 0)); then
   echo "$what: git status is as it was before the run"
