@@ -4,7 +4,7 @@
 #   make fuzz   Schemathesis against a fresh local worker and the schema it serves (~6 min)
 #   make bench  install what is missing, then measure REST, WebSocket fan-out and bundle size
 # Every install step checks what is already there, so repeat runs are quick; each prints one line
-# saying what it found or what it is doing (a cold first run compiles for ~10 minutes).
+# saying what it found or what it is doing (a cold first run compiles the cargo tools for 4-11 minutes).
 
 SHELL := /bin/bash
 .SHELLFLAGS := -e -o pipefail -c
@@ -60,13 +60,13 @@ rust-tools:
 	@if worker-build --version 2>/dev/null | grep -q "$(WORKER_BUILD_VERSION)"; then \
 	  echo "tools: worker-build $(WORKER_BUILD_VERSION): installed"; \
 	else \
-	  echo "tools: compiling worker-build $(WORKER_BUILD_VERSION) (cargo install, once: it turns the crate into the worker bundle; ~6 min on 2 cores)"; \
+	  echo "tools: compiling worker-build $(WORKER_BUILD_VERSION) (cargo install, once: it turns the crate into the worker bundle; 2-6 min on 2 cores)"; \
 	  cargo install worker-build --version $(WORKER_BUILD_VERSION) --locked; \
 	fi
 	@if wasm-bindgen --version 2>/dev/null | grep -q "$(WASM_BINDGEN_VERSION)"; then \
 	  echo "tools: wasm-bindgen-cli $(WASM_BINDGEN_VERSION): installed"; \
 	else \
-	  echo "tools: compiling wasm-bindgen-cli $(WASM_BINDGEN_VERSION) (cargo install, once: worker-build needs it and cannot download it here; must equal Cargo.lock's wasm-bindgen; ~5 min on 2 cores)"; \
+	  echo "tools: compiling wasm-bindgen-cli $(WASM_BINDGEN_VERSION) (cargo install, once: worker-build needs it and cannot download it here; must equal Cargo.lock's wasm-bindgen; 2-5 min on 2 cores)"; \
 	  cargo install wasm-bindgen-cli --version $(WASM_BINDGEN_VERSION) --locked; \
 	fi
 
@@ -85,7 +85,7 @@ node: node_modules/.installed
 build: build/worker/shim.mjs
 
 build/worker/shim.mjs: $(SOURCES)
-	@echo "build: worker-build --release (a first build ~2 min on 2 cores, later ones incremental)"
+	@echo "build: worker-build --release (a first build 1-2 min on 2 cores, later ones incremental)"
 	worker-build --release
 	@touch $@
 
