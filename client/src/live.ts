@@ -747,7 +747,8 @@ export class PollingTransport extends Base implements LiveTransport {
   }
 
   private fail(): number {
-    const delay = Math.max(this.intervalMs, backoffDelay(this.attempt, this.random, this.intervalMs, 60_000));
+    // From one to two intervals, doubling per failure up to a minute.
+    const delay = backoffDelay(this.attempt, this.random, this.intervalMs * 2, 60_000);
     this.attempt += 1;
     this.setState({ status: 'reconnecting', attempt: this.attempt, retryAt: this.timers.now() + delay });
     return delay;
