@@ -3,6 +3,7 @@
 #   make test   install what is missing, then fmt, clippy, unit and integration tests, short fuzz
 #   make fuzz   Schemathesis against a fresh local worker and the schema it serves (~6 min)
 #   make bench  install what is missing, then measure REST, WebSocket fan-out and bundle size
+#   make web    build the web UI into web/dist/ (part of make build); make e2e runs its browser tests
 # Every install step checks what is already there, so repeat runs are quick.
 
 SHELL := /bin/bash
@@ -33,7 +34,7 @@ WRANGLER := wrangler
 SOURCES := $(shell find src -name '*.rs') Cargo.toml Cargo.lock openapi.json
 
 .PHONY: help tools build dev test lint unit integration schema-local deploy-dry-run clean \
-	fuzz-tools fuzz fuzz-short bench
+	fuzz-tools fuzz fuzz-short bench web web-tools web-unit e2e chromium
 
 help:
 	@echo "make dev    # run the worker locally on http://127.0.0.1:$(PORT) (state in $(STATE)/)"
@@ -52,8 +53,9 @@ node_modules/.installed: package.json package-lock.json
 	npm install --no-audit --no-fund --loglevel=error
 	@touch $@
 
-## build: the worker bundle in build/, rebuilt only when a source changed (wrangler runs this too).
-build: build/worker/shim.mjs
+## build: the worker bundle in build/ and the web UI in web/dist/, each rebuilt only when one of
+## its sources changed (wrangler runs this too, on every start).
+build: build/worker/shim.mjs web
 
 build/worker/shim.mjs: $(SOURCES)
 	worker-build --release
@@ -67,7 +69,7 @@ schema-local: tools
 	$(WRANGLER) d1 execute DB --local --persist-to $(STATE) --file schema.sql > /dev/null
 
 ## test: everything CI runs.
-test: tools build lint unit integration fuzz-short
+test: tools build lint unit web-unit integration e2e fuzz-short
 
 lint:
 	cargo fmt --all -- --check
@@ -81,6 +83,42 @@ unit:
 integration: build
 	rm -rf target/test-state
 	cargo test --test '*'
+
+## web: the web UI (SPEC §11): REST types from openapi.json, a type check, the esbuild bundle
+## with hashed names and its size budget (web/build.mjs). Its npm packages live in web/ (their own
+## lock file); Playwright there never downloads a browser: it drives Debian's chromium.
+WEB_SOURCES := $(shell find web/src client/src client/test web/test web/e2e -type f -not -name schema.d.ts 2>/dev/null) \
+	web/build.mjs web/tsconfig.json openapi.json
+export PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD := 1
+CHROMIUM ?= /usr/bin/chromium
+E2E_ARGS ?=
+
+web: web/dist/.built
+
+web-tools: web/node_modules/.installed
+
+web/node_modules/.installed: web/package.json web/package-lock.json
+	cd web && npm ci --no-audit --no-fund --loglevel=error
+	@touch $@
+
+web/dist/.built: web/node_modules/.installed $(WEB_SOURCES)
+	cd web && node build.mjs
+	@touch $@
+
+## web-unit: the client library's and the pages' unit tests (Node's test runner).
+web-unit: web/node_modules/.installed
+	cd web && node --test --test-reporter=spec ../client/test/*.test.ts test/*.test.ts
+
+## chromium: Debian's chromium (and a colour emoji font) for the browser tests, when missing.
+chromium:
+	@test -x $(CHROMIUM) && dpkg -s fonts-noto-color-emoji >/dev/null 2>&1 || { \
+	  echo "installing chromium and fonts-noto-color-emoji (apt-get)"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium fonts-noto-color-emoji >/dev/null; }
+
+## e2e: Playwright, two users in two browser contexts, against a real local worker that the
+## tests start themselves (own state folder under target/, free ports). E2E_ARGS=--grep=...
+e2e: tools build chromium
+	cd web && CHROMIUM=$(CHROMIUM) npx playwright test -c e2e/playwright.config.ts $(E2E_ARGS)
 
 ## fuzz-tools: Schemathesis in target/fuzz-venv, installed only when missing or another version.
 fuzz-tools:
@@ -108,4 +146,4 @@ bench: tools build
 	timeout --signal=INT --kill-after=30s $(BENCH_TIMEOUT) cargo bench --bench edge
 
 clean:
-	rm -rf build target/test-state target/bench-state $(STATE)
+	rm -rf build web/dist target/test-state target/bench-state target/e2e-state $(STATE)

@@ -177,7 +177,8 @@ pub fn check_same_site(cx: &Cx) -> ApiResult<()> {
     Ok(())
 }
 
-fn session_cookie(cx: &Cx, token: &str, max_age: u64) -> String {
+/// The `Set-Cookie` value for a session (`max_age` 0 clears it).
+pub fn session_cookie(cx: &Cx, token: &str, max_age: u64) -> String {
     let secure = if cx.is_https() { "; Secure" } else { "" };
     format!("{SESSION_COOKIE}={token}; Path=/; Max-Age={max_age}; HttpOnly; SameSite=Lax{secure}")
 }
@@ -274,12 +275,19 @@ fn plausible_email(e: &str) -> bool {
 /// `POST /messages/api/auth/register/` — creates the account and signs it in (201).
 /// 403 when `ALLOW_SIGNUP=false`; 400 when the username is taken (case-insensitively).
 pub async fn register(cx: &Cx) -> ApiResult<Response> {
+    let (user, token) = create_account(cx, cx.form_or_json()?).await?;
+    signed_in(cx, 201, &user, &token)
+}
+
+/// Registration itself, shared by the API and the sign-up page (`pages.rs`): the new user
+/// and a session token.
+pub async fn create_account(cx: &Cx, input: Input) -> ApiResult<(UserRow, String)> {
     if !cx.settings.allow_signup {
         return Err(ApiError::ForbiddenBecause(
             "Sign-up is disabled on this server.",
         ));
     }
-    let r = read_registration(cx.form_or_json()?)?;
+    let r = read_registration(input)?;
     let hash = crypto::make_password(&r.password).await?;
     let token = crypto::new_token()?;
     let now = time::now_iso();
@@ -296,7 +304,7 @@ pub async fn register(cx: &Cx) -> ApiResult<Response> {
             .ok_or_else(|| {
                 ApiError::field("username", "A user with that username already exists.")
             })?;
-    signed_in(cx, 201, &user, &token)
+    Ok((user, token))
 }
 
 fn bad_credentials() -> ApiError {
@@ -314,7 +322,13 @@ pub async fn login(cx: &Cx) -> ApiResult<Response> {
     let username = input.string("username").unwrap_or_default();
     let password = input.string("password").unwrap_or_default();
     input.finish()?;
+    let (user, token) = sign_in(cx, &username, &password).await?;
+    signed_in(cx, 200, &user, &token)
+}
 
+/// Checking credentials, shared by the API and the sign-in page (`pages.rs`): the user and a
+/// new session token; 400 for bad credentials, 429 while throttled.
+pub async fn sign_in(cx: &Cx, username: &str, password: &str) -> ApiResult<(UserRow, String)> {
     let lower = username.trim().to_lowercase();
     let user_key = format!("user:{lower}");
     let addr_key = format!("addr:{}", cx.client_addr());
@@ -343,9 +357,9 @@ pub async fn login(cx: &Cx) -> ApiResult<Response> {
     }
 
     let verified = match &account {
-        Some(a) if a.is_active == 1 => crypto::check_password(&password, &a.password).await?,
+        Some(a) if a.is_active == 1 => crypto::check_password(password, &a.password).await?,
         _ => {
-            crypto::dummy_check(&password).await?;
+            crypto::dummy_check(password).await?;
             Verified::No
         }
     };
@@ -369,18 +383,23 @@ pub async fn login(cx: &Cx) -> ApiResult<Response> {
         upgrade.as_deref(),
     )
     .await?;
-    signed_in(cx, 200, &account.user, &token)
+    Ok((account.user, token))
 }
 
 /// `POST /messages/api/auth/logout/` — revokes this session server-side (204) and clears the
 /// cookie. Other sessions of the same user stay signed in.
 pub async fn logout(cx: &Cx) -> ApiResult<Response> {
-    let caller = authenticate(cx).await?;
-    users::delete_session(&cx.db, &caller.token_hash).await?;
+    sign_out(cx).await?;
     let resp = http::no_content()?;
     resp.headers()
         .append("Set-Cookie", &session_cookie(cx, "", 0))?;
     Ok(resp)
+}
+
+/// Revokes the request's session (401 without one), shared with the `/logout/` page.
+pub async fn sign_out(cx: &Cx) -> ApiResult<()> {
+    let caller = authenticate(cx).await?;
+    users::delete_session(&cx.db, &caller.token_hash).await
 }
 
 /// `GET /messages/api/auth/me/` — the caller: `UserSummary` plus `email`.

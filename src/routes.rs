@@ -5,7 +5,9 @@ use worker::{Method, Response};
 
 use crate::error::{ApiError, ApiResult};
 use crate::http::{path_id, Cx};
-use crate::{auth, chats, health, members, messages, reactions, realtime, receipts, schema, users};
+use crate::{
+    auth, chats, health, members, messages, pages, reactions, realtime, receipts, schema, users,
+};
 
 /// `on!(cx, Get => handler(..), Post => other(..))`: dispatch on the method, else 405 with
 /// `Allow` naming the methods listed (RFC 9110 §15.5.6).
@@ -30,9 +32,12 @@ pub async fn route(cx: &Cx) -> ApiResult<Response> {
     let segments: Vec<&str> = path.split('/').skip(1).collect();
     let api = match segments.as_slice() {
         ["healthz"] => return on!(cx, Get | Head => health::check(cx)),
-        ["login"] => return on!(cx, Post => auth::login(cx)),
+        // Pages (SPEC §11, src/pages.rs): GET /login/ is the form; POST /login/ from a browser
+        // form signs in and redirects, from anything else it is the API alias.
+        ["login"] => return on!(cx, Get => pages::login_form(cx), Post => pages::login(cx)),
         ["messages", "api", rest @ ..] => rest,
-        _ => return Err(ApiError::NotFound),
+        // `/messages/`, `/signup/`, `/logout/`, else 404: HTML for browsers, not in the API schema.
+        page => return pages::route(cx, page).await,
     };
     match api {
         ["schema"] => on!(cx, Get => schema::get()),
