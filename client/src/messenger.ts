@@ -67,8 +67,9 @@ export interface MessengerDeps {
 
 type Listener = (s: MessengerState) => void;
 
-/** How a failed send is retried: network errors, 5xx and 429 only (a 4xx would fail again). */
-const SEND_RETRIES = 5;
+/** How a failed send is retried: network errors, 5xx and 429 only (a 4xx would fail again),
+ * for about two minutes, and at once when the live connection comes back. */
+const SEND_RETRIES = 18;
 const TYPING_REFRESH_MS = 3000;
 const TYPING_IDLE_MS = 4000;
 
@@ -86,11 +87,15 @@ export class Messenger {
   private chatQueues = new Map<Id, LiveEvent[]>();
   private detailInFlight = new Set<Id>();
   private markReadInFlight = new Set<Id>();
+  /** Per chat, the newest message id our read pointer was moved to (or was at on opening). */
+  private marked = new Map<Id, Id>();
   private typingSentAt = 0;
   private typingChat: Id | null = null;
   private typingIdle: ReturnType<typeof setTimeout> | null = null;
   private typingClock: ReturnType<typeof setTimeout> | null = null;
   private readonly now: () => number;
+  /** Sends waiting to retry: woken when the connection is live again. */
+  private wakers = new Set<() => void>();
 
   constructor(deps: MessengerDeps) {
     this.deps = deps;
@@ -174,7 +179,25 @@ export class Messenger {
   }
 
   private onConnection(connection: ConnectionState): void {
+    const back = connection.status === 'live' && this.state.connection.status !== 'live';
     this.set({ connection });
+    if (back) {
+      for (const wake of this.wakers) wake();
+      this.wakers.clear();
+    }
+  }
+
+  /** Waits `ms`, or less if the connection comes back first. */
+  private pause(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const done = () => {
+        clearTimeout(timer);
+        this.wakers.delete(done);
+        resolve();
+      };
+      const timer = setTimeout(done, ms);
+      this.wakers.add(done);
+    });
   }
 
   // ------------------------------------------------------------ live events
@@ -331,7 +354,10 @@ export class Messenger {
     const held = this.state.messages[id];
     if (!held?.loaded) await this.loadMessages(id, false);
     else this.live?.openChat(id, held.lastSeq);
-    if (this.state.openChatId === id && this.state.visible) this.markRead(id);
+    if (this.state.openChatId !== id) return;
+    // Nothing unread on opening: the pointer is already at the newest message.
+    if ((this.chat(id)?.unread_count ?? 0) === 0) this.marked.set(id, Math.max(this.marked.get(id) ?? 0, this.newestId(id)));
+    if (this.state.visible) this.markRead(id);
   }
 
   /** Loads the newest page of a chat's messages; `reload` replaces what is held. */
@@ -373,18 +399,27 @@ export class Messenger {
     }
   }
 
+  /** The newest message id of a chat that we know of. */
+  private newestId(id: Id): Id {
+    const held = this.state.messages[id]?.messages;
+    return Math.max(this.chat(id)?.last_message?.id ?? 0, held?.[held.length - 1]?.id ?? 0);
+  }
+
+  /** Moves our read pointer to the newest message (one request at a time per chat), so the
+   * others see it read and our unread count stays 0. */
   private markRead(id: Id): void {
-    const chat = this.chat(id);
-    if (!chat || chat.unread_count === 0 || this.markReadInFlight.has(id)) return;
+    const newest = this.newestId(id);
+    const unread = this.chat(id)?.unread_count ?? 0;
+    if (this.markReadInFlight.has(id) || (unread === 0 && newest <= (this.marked.get(id) ?? 0))) return;
     this.markReadInFlight.add(id);
+    this.marked.set(id, newest);
     this.set({ chats: markChatRead(this.state.chats, id) });
     this.rest
       .markRead(id)
-      .catch(() => {})
+      .catch(() => this.marked.delete(id))
       .finally(() => {
         this.markReadInFlight.delete(id);
-        const again = this.chat(id);
-        if (again && again.unread_count > 0 && this.state.openChatId === id && this.state.visible) this.markRead(id);
+        if (this.state.openChatId === id && this.state.visible && this.newestId(id) > (this.marked.get(id) ?? 0)) this.markRead(id);
       });
   }
 
@@ -443,7 +478,7 @@ export class Messenger {
           return;
         }
         const retryAfter = e instanceof ApiError && e.retryAfter ? e.retryAfter * 1000 : 0;
-        await sleep(Math.max(retryAfter, Math.min(8000, 500 * 2 ** attempt)));
+        await this.pause(Math.max(retryAfter, Math.min(8000, 500 * 2 ** attempt)));
         if (!this.state.messages[chatId]?.pending.some((p) => p.client_id === clientId)) return; // settled live
       }
     }
@@ -624,7 +659,7 @@ export class Messenger {
     this.set({ chats: removeChat(this.state.chats, id), messages });
   }
 
-  async searchUsers(q: string): Promise<Array<User & { email?: string }>> {
+  async searchUsers(q: string): Promise<UserWithEmail[]> {
     try {
       return await this.rest.searchUsers(q);
     } catch (e) {
@@ -678,10 +713,6 @@ export class Messenger {
     const why = e instanceof ApiError ? e.detail : '';
     this.notify('error', why && why !== what ? `${what} ${why}` : what);
   }
-}
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((r) => setTimeout(r, ms));
 }
 
 /** A random id for a send (SPEC §5 `client_id`, at most 64 characters). */

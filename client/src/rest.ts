@@ -15,7 +15,6 @@ import {
   type MessagePage,
   type Reaction,
   type UiConfig,
-  type User,
   type UserWithEmail,
 } from './types.ts';
 
@@ -46,8 +45,8 @@ export function createRest(options: RestOptions = {}) {
   if (options.token) headers.Authorization = `Bearer ${options.token}`;
   const api = createClient<paths>({ baseUrl, headers, fetch: doFetch, credentials: 'same-origin' });
 
-  /** Unwraps an openapi-fetch answer: its data, or an ApiError. */
-  async function ok<T>(call: Promise<{ data?: unknown; error?: unknown; response: Response }>): Promise<T> {
+  /** Unwraps an openapi-fetch answer: its data (typed from openapi.json), or an ApiError. */
+  async function ok<D>(call: Promise<{ data?: D; error?: unknown; response: Response }>): Promise<D> {
     let result;
     try {
       result = await call;
@@ -57,7 +56,7 @@ export function createRest(options: RestOptions = {}) {
     }
     const { data, error, response } = result;
     if (!response.ok) throw ApiError.fromBody(response.status, error, retryAfterOf(response));
-    return data as T;
+    return data as D;
   }
 
   /** Paths the generated types do not have yet (SPEC §9 events, the UI config). */
@@ -91,8 +90,10 @@ export function createRest(options: RestOptions = {}) {
     baseUrl,
 
     /** The signed-in user, or ApiError 401. */
-    me: () => ok<UserWithEmail>(api.GET('/messages/api/auth/me/')),
-    logout: () => ok<void>(api.POST('/messages/api/auth/logout/')),
+    me: (): Promise<UserWithEmail> => ok(api.GET('/messages/api/auth/me/')),
+    logout: async (): Promise<void> => {
+      await ok(api.POST('/messages/api/auth/logout/'));
+    },
 
     /** The UI settings; the documented defaults while the server has no config endpoint. */
     async config(): Promise<UiConfig> {
@@ -116,45 +117,46 @@ export function createRest(options: RestOptions = {}) {
       }
     },
 
-    searchUsers: (q: string) =>
-      ok<User[] & { email?: string }[]>(api.GET('/messages/api/users/search/', { params: { query: { q } } })),
+    searchUsers: async (q: string): Promise<UserWithEmail[]> =>
+      (await ok(api.GET('/messages/api/users/search/', { params: { query: { q } } }))).results,
 
-    listChats: (query: { page?: number; search?: string } = {}) =>
-      ok<ChatPage>(api.GET('/messages/api/chats/', { params: { query: clean(query) } })),
-    getChat: (id: Id) => ok<Chat>(api.GET('/messages/api/chats/{chat_id}/', chat(id))),
-    createChat: (body: { chat_type: 'dm' | 'group'; title?: string; member_ids: Id[] }) =>
-      ok<Chat>(api.POST('/messages/api/chats/', { body })),
-    renameChat: (id: Id, title: string) =>
-      ok<Chat>(api.PATCH('/messages/api/chats/{chat_id}/', { ...chat(id), body: { title } })),
-    deleteChat: (id: Id) => ok<void>(api.DELETE('/messages/api/chats/{chat_id}/', chat(id))),
-    addMembers: (id: Id, user_ids: Id[]) =>
-      ok<{ added_count: number }>(api.POST('/messages/api/chats/{chat_id}/members/add/', { ...chat(id), body: { user_ids } })),
-    removeMember: (id: Id, user_id: Id) =>
-      ok<void>(
+    listChats: (query: { page?: number; search?: string } = {}): Promise<ChatPage> =>
+      ok(api.GET('/messages/api/chats/', { params: { query: clean(query) } })),
+    getChat: (id: Id): Promise<Chat> => ok(api.GET('/messages/api/chats/{chat_id}/', chat(id))),
+    createChat: (body: { chat_type: 'dm' | 'group'; title?: string; member_ids: Id[] }): Promise<Chat> =>
+      ok(api.POST('/messages/api/chats/', { body })),
+    renameChat: (id: Id, title: string): Promise<Chat> =>
+      ok(api.PATCH('/messages/api/chats/{chat_id}/', { ...chat(id), body: { title } })),
+    deleteChat: async (id: Id): Promise<void> => {
+      await ok(api.DELETE('/messages/api/chats/{chat_id}/', chat(id)));
+    },
+    addMembers: (id: Id, user_ids: Id[]): Promise<{ added_count: number }> =>
+      ok(api.POST('/messages/api/chats/{chat_id}/members/add/', { ...chat(id), body: { user_ids } })),
+    removeMember: async (id: Id, user_id: Id): Promise<void> => {
+      await ok(
         api.DELETE('/messages/api/chats/{chat_id}/members/{user_id}/remove/', {
           params: { path: { chat_id: id, user_id } },
         }),
-      ),
+      );
+    },
 
     /** Newest first; `before`/`after` are message ids (keyset paging, SPEC §5). */
-    listMessages: (id: Id, query: { before?: Id; after?: Id } = {}) =>
-      ok<MessagePage>(api.GET('/messages/api/chats/{chat_id}/messages/', { params: { path: { chat_id: id }, query: clean(query) } })),
+    listMessages: (id: Id, query: { before?: Id; after?: Id } = {}): Promise<MessagePage> =>
+      ok(api.GET('/messages/api/chats/{chat_id}/messages/', { params: { path: { chat_id: id }, query: clean(query) } })),
     /** Repeating `client_id` returns the first message: a retried send never duplicates. */
-    sendMessage: (id: Id, content: string, client_id: string) =>
-      ok<Message>(api.POST('/messages/api/chats/{chat_id}/messages/', { ...chat(id), body: { content, client_id } })),
-    editMessage: (messageId: Id, content: string) =>
-      ok<Message>(api.PATCH('/messages/api/messages/{message_id}/', { ...message(messageId), body: { content } })),
-    deleteMessage: (messageId: Id) => ok<void>(api.DELETE('/messages/api/messages/{message_id}/', message(messageId))),
-    toggleReaction: (messageId: Id, emoji: string) =>
-      ok<{ action: 'added' | 'removed'; reactions: Reaction[] }>(
-        api.POST('/messages/api/messages/{message_id}/reactions/', { ...message(messageId), body: { emoji } }),
-      ),
-    markRead: (id: Id, message_id?: Id) =>
-      ok<{ marked_count: number; last_read_message_id: number }>(
-        api.POST('/messages/api/chats/{chat_id}/mark-as-read/', { ...chat(id), body: message_id ? { message_id } : {} }),
-      ),
-    typing: (id: Id, is_typing: boolean) =>
-      ok<unknown>(api.POST('/messages/api/chats/{chat_id}/typing/', { ...chat(id), body: { is_typing } })),
+    sendMessage: (id: Id, content: string, client_id: string): Promise<Message> =>
+      ok(api.POST('/messages/api/chats/{chat_id}/messages/', { ...chat(id), body: { content, client_id } })),
+    editMessage: (messageId: Id, content: string): Promise<Message> =>
+      ok(api.PATCH('/messages/api/messages/{message_id}/', { ...message(messageId), body: { content } })),
+    deleteMessage: async (messageId: Id): Promise<void> => {
+      await ok(api.DELETE('/messages/api/messages/{message_id}/', message(messageId)));
+    },
+    toggleReaction: (messageId: Id, emoji: string): Promise<{ action: 'added' | 'removed'; reactions: Reaction[] }> =>
+      ok(api.POST('/messages/api/messages/{message_id}/reactions/', { ...message(messageId), body: { emoji } })),
+    markRead: (id: Id, message_id?: Id): Promise<{ marked_count: number; last_read_message_id: number }> =>
+      ok(api.POST('/messages/api/chats/{chat_id}/mark-as-read/', { ...chat(id), body: message_id ? { message_id } : {} })),
+    typing: (id: Id, is_typing: boolean): Promise<unknown> =>
+      ok(api.POST('/messages/api/chats/{chat_id}/typing/', { ...chat(id), body: { is_typing } })),
 
     /** SPEC §9 polling. `after` absent: no events, the current cursor. */
     events: (query: { after?: string; chat?: Id }, signal?: AbortSignal) => {

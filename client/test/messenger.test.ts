@@ -20,6 +20,7 @@ class FakeApi {
   sendFailures: ApiError[] = [];
   listGate: Promise<void> | null = null;
   meError: ApiError | null = null;
+  marks: number[] = [];
   nextId = 100;
 
   rest(): Rest {
@@ -46,7 +47,10 @@ class FakeApi {
         return structuredClone(c);
       },
       listMessages: async (): Promise<MessagePage> => page(structuredClone(api.messages)),
-      markRead: async () => ({ marked_count: 0, last_read_message_id: 0 }),
+      markRead: async (chatId: number) => {
+        api.marks.push(chatId);
+        return { marked_count: 0, last_read_message_id: 0 };
+      },
       sendMessage: async (chatId: number, content: string, client_id: string) => {
         api.sends.push({ chat: chatId, content, client_id });
         const failure = api.sendFailures.shift();
@@ -110,6 +114,28 @@ describe('Messenger', () => {
       [2, 3],
     );
     assert.equal(sockets.last.url, 'ws://test/messages/api/chats/1/ws/?since=3');
+    m.stop();
+  });
+
+  test('a message from someone else in the open chat is marked read at once (they see "Read")', async () => {
+    const { m, api, sockets } = await start();
+    await m.openChat(1);
+    sockets.last.open();
+    assert.deepEqual(api.marks, [], 'nothing unread on opening: no request');
+    sockets.last.receive({ type: 'new_message', seq: 4, message: message(4, { chat: 1 }) });
+    await settle();
+    assert.deepEqual(api.marks, [1]);
+    assert.equal(m.state.chats.chats[0]!.unread_count, 0);
+    // Hidden: messages count as unread until the page is shown again.
+    m.setVisible(false);
+    sockets.last.receive({ type: 'new_message', seq: 5, message: message(5, { chat: 1 }) });
+    await settle();
+    assert.equal(m.state.chats.chats[0]!.unread_count, 1);
+    assert.deepEqual(api.marks, [1]);
+    m.setVisible(true);
+    await settle();
+    assert.deepEqual(api.marks, [1, 1]);
+    assert.equal(m.state.chats.chats[0]!.unread_count, 0);
     m.stop();
   });
 
