@@ -34,7 +34,7 @@ WRANGLER := wrangler
 SOURCES := $(shell find src -name '*.rs') Cargo.toml Cargo.lock openapi.json
 
 .PHONY: help tools build dev test lint unit integration schema-local deploy-dry-run clean \
-	fuzz-tools fuzz fuzz-short bench web web-tools web-unit e2e chromium
+	fuzz-tools fuzz fuzz-short bench web web-tools web-unit e2e chromium screenshots
 
 help:
 	@echo "make dev    # run the worker locally on http://127.0.0.1:$(PORT) (state in $(STATE)/)"
@@ -119,6 +119,10 @@ chromium:
 ## tests start themselves (own state folder under target/, free ports). E2E_ARGS=--grep=...
 e2e: tools build chromium
 	cd web && CHROMIUM=$(CHROMIUM) npx playwright test -c e2e/playwright.config.ts $(E2E_ARGS)
+
+## screenshots: the main states of the UI into docs/screenshots/ (shown in the README).
+screenshots: tools build chromium
+	cd web && E2E_SCREENSHOTS=1 CHROMIUM=$(CHROMIUM) npx playwright test -c e2e/playwright.config.ts screenshots.spec.ts
 
 ## fuzz-tools: Schemathesis in target/fuzz-venv, installed only when missing or another version.
 fuzz-tools:

@@ -56,8 +56,13 @@ test('375 px: chats and messages are two tabs, and the conversation stays live',
   for (const p of [ann, bob]) await expect(chatItem(p, chatId)).toBeVisible();
 
   const a = ann.page;
+  const pageWidth = () => a.evaluate(() => document.documentElement.scrollWidth);
   await expect(a.locator('#chats-tab')).toBeVisible();
   await expect(a.locator('.chat-pane')).toBeHidden();
+  await sendApi(bob, chatId, 'a long last message that must be cut short in the list rather than widen the page');
+  await expect(chatItem(ann, chatId).locator('.last-message')).toContainText('a long last message');
+  expect(await pageWidth(), 'the chat list fits the screen').toBeLessThanOrEqual(375);
+  await expect(a.locator('#messages-tab')).toBeInViewport({ ratio: 1 });
   await openChat(ann, chatId);
   await expect(a.locator('.sidebar')).toBeHidden();
   await expect(a.locator('#messages-tab')).toHaveAttribute('aria-selected', 'true');
@@ -68,8 +73,7 @@ test('375 px: chats and messages are two tabs, and the conversation stays live',
   await send(ann, 'hello back');
   await expect(messageByText(bob, 'hello back')).toBeVisible();
   // Nothing is wider than the screen.
-  const width = await a.evaluate(() => document.documentElement.scrollWidth);
-  expect(width).toBeLessThanOrEqual(375);
+  expect(await pageWidth(), 'the conversation fits the screen').toBeLessThanOrEqual(375);
 
   await a.getByRole('button', { name: 'Back to chats' }).click();
   await expect(a.locator('.sidebar')).toBeVisible();
