@@ -13,7 +13,7 @@ CREATE TABLE IF NOT EXISTS schema_meta (
     id      INTEGER PRIMARY KEY CHECK (id = 1),  -- a single row
     version INTEGER NOT NULL
 );
-INSERT OR IGNORE INTO schema_meta (id, version) VALUES (1, 1);
+INSERT OR IGNORE INTO schema_meta (id, version) VALUES (1, 2);
 
 -- People. Compatible with Django's auth_user so a Django site's users can be imported.
 CREATE TABLE IF NOT EXISTS users (

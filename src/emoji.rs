@@ -1,66 +1,32 @@
-//! Is this text one emoji? (SPEC §5: a Unicode emoji sequence of at most 10 code points.)
-//!
-//! Plain logic, tested natively. Accepts pictographs with their modifiers (skin tones,
-//! variation selectors, ZWJ sequences, tags), keycaps and regional-indicator flags.
+//! Is this text one emoji, and which? (a Unicode emoji sequence of at most 10 code
+//! points.) Decided by the `emojis` crate's table of the Unicode emoji set. Forms of one emoji
+//! that differ only in U+FE0F (`👍` and `👍️` as some pickers send it, `❤` and `❤️`, `#⃣` and
+//! `#️⃣`) map to its one fully qualified form: reactions are stored in that form, so they
+//! count as one reaction. Rows stored before this rule are converted by migration 0002, whose
+//! table is generated from this crate's (the test below keeps the two equal).
 
 /// Longest accepted sequence, in code points.
 pub const MAX_CODE_POINTS: usize = 10;
 
-fn is_pictograph(c: char) -> bool {
-    matches!(c as u32,
-        0x1F000..=0x1FAFF // symbols, pictographs, emoticons, transport, supplemental
-        | 0x2600..=0x27BF // misc symbols, dingbats
-        | 0x2300..=0x23FF // misc technical (⌚ ⏰)
-        | 0x2B00..=0x2BFF // arrows, stars (⭐ ⬛)
-        | 0x2190..=0x21FF // arrows (↔)
-        | 0x25A0..=0x25FF // geometric shapes (▶)
-        | 0x2900..=0x297F // arrows (⤴)
-        | 0x3030 | 0x303D | 0x3297 | 0x3299 | 0x00A9 | 0x00AE | 0x203C | 0x2049 | 0x2122
-        | 0x2139 | 0x24C2)
+/// The fully qualified form of `s` when it is exactly one emoji, else `None`.
+pub fn normalize(s: &str) -> Option<String> {
+    if s.chars().count() > MAX_CODE_POINTS {
+        return None;
+    }
+    let b = bare(s);
+    let found = emojis::get(s).or_else(|| emojis::get(&b))?;
+    // The crate maps some unqualified multi-person sequences to a sibling skin tone: the
+    // answer is the variant that differs from `s` only in U+FE0F.
+    let e = match bare(found.as_str()) == b {
+        true => found,
+        false => found.skin_tones()?.find(|t| bare(t.as_str()) == b)?,
+    };
+    Some(e.as_str().to_string()).filter(|q| q.chars().count() <= MAX_CODE_POINTS)
 }
 
-fn is_modifier(c: char) -> bool {
-    matches!(c as u32,
-        0x1F3FB..=0x1F3FF // skin tones
-        | 0xFE0E | 0xFE0F // variation selectors
-        | 0x200D          // zero-width joiner
-        | 0xE0020..=0xE007F // tags (subdivision flags)
-        | 0x20E3) // combining keycap
-}
-
-fn is_regional_indicator(c: char) -> bool {
-    (0x1F1E6..=0x1F1FF).contains(&(c as u32))
-}
-
-/// True when `s` is a single emoji sequence.
-pub fn is_emoji(s: &str) -> bool {
-    let chars: Vec<char> = s.chars().collect();
-    if chars.is_empty() || chars.len() > MAX_CODE_POINTS {
-        return false;
-    }
-    // Keycaps: [0-9#*] FE0F? 20E3.
-    if matches!(chars[0], '0'..='9' | '#' | '*') {
-        return matches!(chars[1..], ['\u{FE0F}', '\u{20E3}'] | ['\u{20E3}']);
-    }
-    // Flags: exactly two regional indicators.
-    if chars.iter().any(|c| is_regional_indicator(*c)) {
-        return chars.len() == 2 && chars.iter().all(|c| is_regional_indicator(*c));
-    }
-    // Pictographs joined by ZWJ, each optionally modified.
-    let mut expect_base = true;
-    for c in chars {
-        if expect_base {
-            if !is_pictograph(c) {
-                return false;
-            }
-            expect_base = false;
-        } else if c == '\u{200D}' {
-            expect_base = true;
-        } else if !is_modifier(c) {
-            return false;
-        }
-    }
-    !expect_base
+/// `s` without any U+FE0F (variation selector 16).
+fn bare(s: &str) -> String {
+    s.replace('\u{FE0F}', "")
 }
 
 #[cfg(test)]
@@ -78,12 +44,27 @@ mod tests {
             "👨‍👩‍👧‍👦",
             "🇫🇷",
             "1️⃣",
-            "#⃣",
+            "#️⃣",
             "⭐",
             "🏴󠁧󠁢󠁳󠁣󠁴󠁿",
         ] {
-            assert!(is_emoji(e), "{e} is an emoji");
+            assert_eq!(
+                normalize(e).as_deref(),
+                Some(e),
+                "{e} is a fully qualified emoji"
+            );
         }
+    }
+
+    #[test]
+    fn other_forms_of_one_emoji_become_its_fully_qualified_form() {
+        assert_eq!(
+            normalize("👍\u{FE0F}").as_deref(),
+            Some("👍"),
+            "a picker's extra FE0F"
+        );
+        assert_eq!(normalize("❤").as_deref(), Some("❤️"), "unqualified heart");
+        assert_eq!(normalize("#⃣").as_deref(), Some("#️⃣"), "unqualified keycap");
     }
 
     #[test]
@@ -103,13 +84,91 @@ mod tests {
             ":+1:",
             "<b>",
         ] {
-            assert!(!is_emoji(e), "{e:?} is not one emoji");
+            assert_eq!(normalize(e), None, "{e:?} is not one emoji");
         }
+    }
+
+    /// Every emoji (skin tones included) as (without U+FE0F, fully qualified).
+    fn forms() -> Vec<(String, String)> {
+        let mut all: Vec<(String, String)> = emojis::iter()
+            .flat_map(|e| {
+                let tones: Vec<&emojis::Emoji> = match e.skin_tones() {
+                    Some(t) => t.collect(),
+                    None => vec![e],
+                };
+                tones
+            })
+            .filter(|e| e.as_str().chars().count() <= MAX_CODE_POINTS)
+            .map(|e| (bare(e.as_str()), e.as_str().to_string()))
+            .collect();
+        all.sort();
+        all
+    }
+
+    /// Migration 0002: the emoji table, then the conversion. `WRITE_MIGRATIONS=1 cargo test
+    /// --lib emoji` rewrites it after an `emojis` upgrade.
+    fn migration() -> String {
+        let mut sql = String::from(
+            "-- 0002: reactions stored in each emoji's fully qualified form (src/emoji.rs), so\n\
+             -- that forms differing only in U+FE0F (\"👍\" / \"👍️\") are one reaction.\n\
+             -- Generated by `WRITE_MIGRATIONS=1 cargo test --lib emoji`: do not edit.\n\
+             -- Safe to apply twice, and on a database made by today's schema.sql.\n\n\
+             CREATE TABLE IF NOT EXISTS emoji_forms (bare TEXT PRIMARY KEY, qualified TEXT NOT NULL);\n",
+        );
+        for chunk in forms().chunks(400) {
+            let rows: Vec<String> = chunk
+                .iter()
+                .map(|(b, q)| format!("('{b}','{q}')"))
+                .collect();
+            sql.push_str(&format!(
+                "INSERT OR IGNORE INTO emoji_forms (bare, qualified) VALUES\n{};\n",
+                rows.join(",\n")
+            ));
+        }
+        sql.push_str(
+            "\n-- Each reaction to its emoji's qualified form; a user's second form of the same\n\
+             -- emoji on a message collides with the first (UNIQUE) and is dropped: it was one\n\
+             -- reaction all along.\n\
+             UPDATE OR IGNORE reactions SET emoji =\n  \
+             (SELECT qualified FROM emoji_forms WHERE bare = replace(reactions.emoji, char(65039), ''))\n\
+             WHERE emoji NOT IN (SELECT qualified FROM emoji_forms)\n  \
+             AND replace(emoji, char(65039), '') IN (SELECT bare FROM emoji_forms);\n\
+             DELETE FROM reactions WHERE emoji NOT IN (SELECT qualified FROM emoji_forms)\n  \
+             AND replace(emoji, char(65039), '') IN (SELECT bare FROM emoji_forms);\n\
+             DROP TABLE emoji_forms;\n\
+             UPDATE schema_meta SET version = MAX(version, 2) WHERE id = 1;\n",
+        );
+        sql
+    }
+
+    #[test]
+    fn every_form_of_every_emoji_normalizes_like_migration_0002() {
+        let forms = forms();
+        let mut bares: Vec<&String> = forms.iter().map(|(b, _)| b).collect();
+        bares.dedup();
+        assert_eq!(bares.len(), forms.len(), "one emoji per form without FE0F");
+        for (b, q) in &forms {
+            assert_eq!(normalize(q).as_ref(), Some(q), "{q} is its own form");
+            assert_eq!(normalize(b).as_ref(), Some(q), "{b:?} becomes {q}");
+            assert!(!q.contains('\''), "no quote to escape in {q}");
+        }
+        let path = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/migrations/0002_emoji_fully_qualified.sql"
+        );
+        if std::env::var_os("WRITE_MIGRATIONS").is_some() {
+            std::fs::write(path, migration()).unwrap();
+        }
+        let on_disk = std::fs::read_to_string(path).unwrap_or_default();
+        assert!(
+            on_disk == migration(),
+            "{path} is stale: WRITE_MIGRATIONS=1 cargo test --lib emoji"
+        );
     }
 
     #[test]
     fn long_sequences_are_refused() {
         let long = ["👨"; 6].join("\u{200D}"); // 11 code points
-        assert!(!is_emoji(&long));
+        assert_eq!(normalize(&long), None);
     }
 }

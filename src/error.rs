@@ -1,4 +1,4 @@
-//! The one error type of the API and its one mapping to status + JSON body (SPEC §2).
+//! The one error type of the API and its one mapping to status + JSON body.
 
 use std::collections::BTreeMap;
 
@@ -62,7 +62,7 @@ impl ApiError {
         }
     }
 
-    /// The JSON body, exactly as SPEC §2 lists it.
+    /// The JSON body, exactly as openapi.json documents it.
     pub fn body(&self) -> Value {
         let detail = |d: &str| json!({ "detail": d });
         match self {

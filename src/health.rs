@@ -1,4 +1,4 @@
-//! `GET /healthz`: 200 once the worker, D1 and the schema are ready (SPEC §1).
+//! `GET /healthz`: 200 once the worker, D1 and the schema are ready.
 
 use serde_json::json;
 use worker::Response;

@@ -1,17 +1,16 @@
 //! Request context and HTTP plumbing shared by every resource: body limits and parsing into
 //! strictly typed fields (400 naming the field), JSON responses, cookies, client address.
 
-use std::cell::RefCell;
-
+use serde::Serialize;
 use serde_json::{Map, Value};
 use url::Url;
-use worker::{Env, Headers, Method, Request, Response};
+use worker::{Context, Env, Headers, Method, Request, Response};
 
 use crate::error::{ApiError, ApiResult, FieldErrors};
 use crate::settings::Settings;
 use crate::storage::Db;
 
-/// Request bodies larger than this are refused with 413 (SPEC §2).
+/// Request bodies larger than this are refused with 413.
 pub const MAX_BODY_BYTES: usize = 64 * 1024;
 
 /// Everything a handler needs about one request.
@@ -26,14 +25,12 @@ pub struct Cx {
     pub url: Url,
     pub headers: Headers,
     pub body: Vec<u8>,
-    /// Durable events to hand to their chat rooms once the response is on its way
-    /// (`realtime::publish`), in the order they were made.
-    pub publish_later: RefCell<Vec<(i64, Value)>>,
+    ctx: Context,
 }
 
 impl Cx {
     /// Reads the request (body included, bounded) into a context.
-    pub async fn new(mut req: Request, env: Env) -> ApiResult<Cx> {
+    pub async fn new(mut req: Request, env: Env, ctx: Context) -> ApiResult<Cx> {
         let declared = req
             .headers()
             .get("Content-Length")?
@@ -59,8 +56,13 @@ impl Cx {
             headers: req.headers().clone(),
             body,
             env,
-            publish_later: RefCell::new(Vec::new()),
+            ctx,
         })
+    }
+
+    /// Runs `work` after the response is on its way (the request's `waitUntil`).
+    pub fn after_response(&self, work: impl std::future::Future<Output = ()> + 'static) {
+        self.ctx.wait_until(work);
     }
 
     pub fn header(&self, name: &str) -> Option<String> {
@@ -80,6 +82,23 @@ impl Cx {
     pub fn client_addr(&self) -> String {
         self.header("CF-Connecting-IP")
             .unwrap_or_else(|| "unknown".to_string())
+    }
+
+    /// This request's URL with the query parameters `drop` removed and `key=value` appended
+    /// (paging links).
+    pub fn url_with(&self, drop: &[&str], key: &str, value: i64) -> String {
+        let mut url = self.url.clone();
+        let keep: Vec<(String, String)> = self
+            .url
+            .query_pairs()
+            .filter(|(k, _)| !drop.contains(&k.as_ref()))
+            .map(|(k, v)| (k.into_owned(), v.into_owned()))
+            .collect();
+        url.query_pairs_mut()
+            .clear()
+            .extend_pairs(keep)
+            .append_pair(key, &value.to_string());
+        url.to_string()
     }
 
     /// The origin this worker is served from, e.g. `https://chat.example.com`.
@@ -122,7 +141,7 @@ impl Cx {
         Input::from_json(&self.body)
     }
 
-    /// The body as JSON or as an HTML form (login and register accept both, SPEC §3).
+    /// The body as JSON or as an HTML form (login and register accept both).
     pub fn form_or_json(&self) -> ApiResult<Input> {
         match self.media_type().as_deref() {
             Some("application/x-www-form-urlencoded") => Ok(Input::from_form(&self.body)),
@@ -197,43 +216,45 @@ impl Input {
         }
     }
 
-    /// An optional string: absent or null → `None`.
-    pub fn opt_string(&mut self, field: &str) -> Option<String> {
+    /// An optional field read by `read`; absent or null → `None`; anything `read` refuses
+    /// records `wrong` against the field.
+    fn opt<T>(
+        &mut self,
+        field: &str,
+        wrong: &str,
+        read: impl Fn(&Value) -> Option<T>,
+    ) -> Option<T> {
         match self.map.get(field) {
             None | Some(Value::Null) => None,
-            Some(Value::String(s)) => Some(s.clone()),
-            Some(_) => {
-                self.error(field, "Must be a string.");
-                None
+            Some(v) => {
+                let got = read(v);
+                if got.is_none() {
+                    self.error(field, wrong);
+                }
+                got
             }
         }
+    }
+
+    /// An optional string.
+    pub fn opt_string(&mut self, field: &str) -> Option<String> {
+        self.opt(field, "Must be a string.", |v| {
+            v.as_str().map(str::to_string)
+        })
     }
 
     /// An optional boolean (forms may send "true"/"false").
     pub fn opt_bool(&mut self, field: &str) -> Option<bool> {
-        match self.map.get(field) {
-            None | Some(Value::Null) => None,
-            Some(Value::Bool(b)) => Some(*b),
-            Some(Value::String(s)) if s == "true" || s == "false" => Some(s == "true"),
-            Some(_) => {
-                self.error(field, "Must be a boolean.");
-                None
-            }
-        }
+        self.opt(field, "Must be a boolean.", |v| match v {
+            Value::Bool(b) => Some(*b),
+            Value::String(s) if s == "true" || s == "false" => Some(s == "true"),
+            _ => None,
+        })
     }
 
     /// An optional positive integer id.
     pub fn opt_id(&mut self, field: &str) -> Option<i64> {
-        match self.map.get(field) {
-            None | Some(Value::Null) => None,
-            Some(v) => match as_id(v) {
-                Some(id) => Some(id),
-                None => {
-                    self.error(field, "Must be a positive integer id.");
-                    None
-                }
-            },
-        }
+        self.opt(field, "Must be a positive integer id.", as_id)
     }
 
     /// A required list of positive integer ids.
@@ -282,7 +303,7 @@ pub fn path_id(segment: &str) -> ApiResult<i64> {
 }
 
 /// A JSON response.
-pub fn json(status: u16, body: &Value) -> ApiResult<Response> {
+pub fn json(status: u16, body: &impl Serialize) -> ApiResult<Response> {
     let text = serde_json::to_string(body)?;
     let headers = Headers::new();
     headers.set("Content-Type", "application/json")?;
@@ -291,12 +312,8 @@ pub fn json(status: u16, body: &Value) -> ApiResult<Response> {
         .with_headers(headers))
 }
 
-pub fn ok(body: &Value) -> ApiResult<Response> {
+pub fn ok(body: &impl Serialize) -> ApiResult<Response> {
     json(200, body)
-}
-
-pub fn created(body: &Value) -> ApiResult<Response> {
-    json(201, body)
 }
 
 pub fn no_content() -> ApiResult<Response> {

@@ -1,15 +1,16 @@
 //! Edge Messaging: the Django Messaging REST + WebSocket API as a Cloudflare Worker.
 //!
-//! Code tour: `routes` is the table of contents; one module per resource (`auth`, `users`, ...)
-//! owns its request/response shapes and handlers; `storage` holds every SQL statement; `error`
-//! is the one error type and its mapping to status + JSON.
+//! Code tour (README "Code tour" has the picture): `routes` is the table of contents; one
+//! module per resource (`auth`, `users`, `chats`, `members`, `messages`, `reactions`,
+//! `receipts`, `realtime`) owns its handlers; `views` holds every JSON shape; `storage` holds
+//! every SQL statement; `error` is the one error type and its mapping to status + JSON.
 
 pub mod auth;
 pub mod chats;
 pub mod crypto;
+pub mod domain;
 pub mod emoji;
 pub mod error;
-pub mod events;
 pub mod health;
 pub mod http;
 pub mod members;
@@ -18,12 +19,15 @@ pub mod pages;
 pub mod reactions;
 pub mod realtime;
 pub mod receipts;
+pub mod replay;
 pub mod routes;
 pub mod schema;
 pub mod settings;
 pub mod storage;
 pub mod time;
 pub mod users;
+pub mod views;
+pub mod writes;
 
 use worker::{event, Context, Env, Request, Response};
 
@@ -32,29 +36,20 @@ use crate::http::Cx;
 
 #[event(fetch)]
 async fn fetch(req: Request, env: Env, ctx: Context) -> worker::Result<Response> {
-    let (result, timing) = match Cx::new(req, env).await {
-        Ok(cx) => {
-            let result = routes::route(&cx).await;
-            // Durable events go to their rooms after the response: the writer does not wait
-            // for the fan-out (ordering is the room's job, by seq).
-            let events = cx.publish_later.take();
-            if !events.is_empty() {
-                let env = cx.env.clone();
-                ctx.wait_until(async move { realtime::flush(&env, events).await });
-            }
-            (result, Some(cx.db.round_trips()))
-        }
+    let (result, cost) = match Cx::new(req, env, ctx).await {
+        Ok(cx) => (routes::route(&cx).await, Some(cx.db.cost())),
         Err(e) => (Err(e), None),
     };
     let resp = match result {
         Ok(resp) => resp,
         Err(e) => error_response(&e),
     };
-    if let Some((trips, ms)) = timing {
-        // Sequential D1 round trips of this request and their total time (issue #6).
-        let _ = resp
-            .headers()
-            .set("Server-Timing", &format!("d1;desc=\"{trips}\";dur={ms:.1}"));
+    if let Some(cost) = cost {
+        // Sequential D1 round trips of this request and their total time.
+        let _ = resp.headers().set(
+            "Server-Timing",
+            &format!("d1;desc=\"{}\";dur={:.1}", cost.trips, cost.millis),
+        );
     }
     Ok(resp)
 }

@@ -1,20 +1,37 @@
-//! Members (SPEC §4): adding to groups (admins) and removing (admins, or anyone leaving).
+//! Members: adding to groups (admins) and removing (admins, or anyone leaving).
 
 use serde_json::json;
 use worker::Response;
 
 use crate::auth;
+use crate::domain::ChatKind;
 use crate::error::{ApiError, ApiResult};
-use crate::events;
 use crate::http::{self, Cx};
 use crate::realtime;
-use crate::storage::chats;
+use crate::storage::members::{self as store, Candidates};
 use crate::time;
+use crate::views::Event;
 
 /// Most members one call adds (also when a group is created).
 pub const MAX_ADD: usize = 500;
+
 /// The 400 for more than `MAX_ADD`.
-pub const TOO_MANY: &str = "At most 500 members can be added at once.";
+pub fn too_many() -> String {
+    format!("At most {MAX_ADD} members can be added at once.")
+}
+
+/// The 400 naming the requested ids that are not active users.
+pub fn unknown_ids(field: &str, requested: &[i64], found: &[i64]) -> ApiError {
+    let unknown: Vec<String> = requested
+        .iter()
+        .filter(|id| !found.contains(id))
+        .map(|id| id.to_string())
+        .collect();
+    ApiError::field(
+        field,
+        format!("Unknown user id(s): {}.", unknown.join(", ")),
+    )
+}
 
 /// `POST /messages/api/chats/{id}/members/add/` `{user_ids}` — group admins only; unknown ids
 /// are a 400 and nothing is added; `added_count` counts only users who were not members.
@@ -26,48 +43,39 @@ pub async fn add(cx: &Cx, chat_id: i64) -> ApiResult<Response> {
     wanted.sort_unstable();
     wanted.dedup();
     wanted.truncate(MAX_ADD + 1);
-    let lookups = chats::candidate_stmts(&cx.db, chat_id, &wanted)?;
-    let (_, chat, found) = auth::member_with(cx, chat_id, |_| Ok(lookups)).await?;
+    let (_, chat, lookups, res) =
+        auth::member_with(cx, chat_id, |b, _| Candidates::query(b, chat_id, &wanted)).await?;
     let mut input = input?;
     if ids.as_ref().is_some_and(|ids| ids.len() > MAX_ADD) {
-        input.error("user_ids", TOO_MANY);
+        input.error("user_ids", too_many());
     }
-    if chat.chat_type == "dm" {
+    if chat.chat_type == ChatKind::Dm {
         input.error("user_ids", "Members cannot be added to a direct message.");
         return Err(input.finish().expect_err("an error was recorded"));
     }
-    if chat.is_admin != 1 {
+    if !chat.is_admin {
         return Err(ApiError::Forbidden);
     }
     input.finish()?;
-    let ids = wanted;
-    let (found, already) = chats::candidates(&found)?;
-    let unknown: Vec<String> = ids
-        .iter()
-        .filter(|id| !found.contains(id))
-        .map(|id| id.to_string())
-        .collect();
-    if !unknown.is_empty() {
-        return Err(ApiError::field(
-            "user_ids",
-            format!("Unknown user id(s): {}.", unknown.join(", ")),
-        ));
+    let (found, already) = lookups.read(&res)?;
+    if found.len() != wanted.len() {
+        return Err(unknown_ids("user_ids", &wanted, &found));
     }
-    let new_ids: Vec<i64> = ids.into_iter().filter(|id| !already.contains(id)).collect();
-    let mut added = 0;
+    let new_ids: Vec<i64> = wanted
+        .into_iter()
+        .filter(|id| !already.contains(id))
+        .collect();
     if !new_ids.is_empty() {
-        if let Some(seq) = chats::add_members(&cx.db, chat_id, &new_ids, &time::now_iso()).await? {
-            added = new_ids.len();
-            realtime::publish(cx, chat_id, events::members_added(seq, new_ids));
-        } else {
+        let Some(seq) = store::add(&cx.db, chat_id, &new_ids, &time::now_iso()).await? else {
             // Someone else added some of them at the same moment: nothing was written.
             return Err(ApiError::field(
                 "user_ids",
                 "The member list changed meanwhile; please retry.",
             ));
-        }
+        };
+        realtime::publish(cx, chat_id, Event::members_added(seq, new_ids.clone()));
     }
-    http::ok(&json!({ "status": "success", "added_count": added }))
+    http::ok(&json!({ "status": "success", "added_count": new_ids.len() }))
 }
 
 /// `DELETE /messages/api/chats/{id}/members/{user_id}/remove/` — admins remove anyone in a
@@ -77,22 +85,19 @@ pub async fn add(cx: &Cx, chat_id: i64) -> ApiResult<Response> {
 pub async fn remove(cx: &Cx, chat_id: i64, user_id: i64) -> ApiResult<Response> {
     let (me, chat) = auth::member(cx, chat_id).await?;
     let leaving = me.user.id == user_id;
-    let group_admin = chat.chat_type == "group" && chat.is_admin == 1;
-    if !(leaving || group_admin) {
+    let group = chat.chat_type == ChatKind::Group;
+    if !(leaving || (group && chat.is_admin)) {
         return Err(ApiError::Forbidden);
     }
-    let now = time::now_iso();
-    let removed =
-        chats::remove_member(&cx.db, chat_id, user_id, chat.chat_type == "group", &now).await?;
+    let removed = store::remove(&cx.db, chat_id, user_id, group, &time::now_iso()).await?;
     let Some(seq) = removed.seq else {
         return Err(ApiError::NotFound); // not a member of this chat
     };
     let event = if removed.chat_deleted {
-        events::chat_deleted(seq + 1, chat_id)
+        Event::chat_deleted(seq + 1, chat_id)
     } else {
-        events::member_removed(seq, user_id)
+        Event::member_removed(seq, user_id)
     };
-    realtime::publish(cx, chat_id, event);
-    realtime::disconnect(cx, chat_id, Some(vec![user_id])).await;
+    realtime::disconnect(cx, chat_id, Some(vec![user_id]), event).await;
     http::no_content()
 }

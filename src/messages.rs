@@ -1,82 +1,24 @@
-//! Messages (SPEC §5): the message JSON, listing with keyset paging, send (idempotent with
-//! `client_id`), detail, edit and soft delete.
+//! Messages: listing with keyset paging, send (idempotent with `client_id`), detail,
+//! edit and soft delete.
 
-use std::collections::HashMap;
-
-use serde_json::{json, Value};
-use worker::{D1PreparedStatement, D1Result, Response};
+use serde_json::json;
+use worker::Response;
 
 use crate::auth;
 use crate::chats::page_number;
 use crate::error::{ApiError, ApiResult};
-use crate::events;
 use crate::http::{self, Cx, Input};
 use crate::realtime;
-use crate::storage::messages::{self as store, Loaded, MessageAccess, MessageRow, Window};
+use crate::storage::messages::{self as store, Loaded, MessageAccess, Window};
+use crate::storage::{Batch, Results};
 use crate::time;
-use crate::users::summary;
+use crate::views::{Event, Message};
 
-/// A message without reactions and read receipts (a chat's `last_message`).
-pub fn render_basic(m: &MessageRow) -> Value {
-    json!({
-        "id": m.id,
-        "chat": m.chat_id,
-        "seq": m.seq,
-        "content": m.content,
-        "created_at": m.created_at,
-        "updated_at": m.updated_at,
-        "is_edited": m.is_edited == 1,
-        "is_deleted": m.is_deleted == 1,
-        "sender": m.sender().as_ref().map(summary),
-        "client_id": m.client_id,
-    })
-}
+/// Longest `client_id`, in code points.
+pub const MAX_CLIENT_ID: usize = 64;
 
-/// Full messages, newest first: `reactions` as `[{emoji, count, users}]` in order of first use,
-/// `read_by` = members whose read pointer reached the message. Computed from one reactions
-/// query and one pointers query, whatever the page and member counts.
-pub fn render(loaded: &Loaded) -> Vec<Value> {
-    let mut reactions: HashMap<i64, Vec<(String, Vec<i64>)>> = HashMap::new();
-    for r in &loaded.reactions {
-        let list = reactions.entry(r.message_id).or_default();
-        match list.iter_mut().find(|(e, _)| *e == r.emoji) {
-            Some((_, users)) => users.push(r.user_id),
-            None => list.push((r.emoji.clone(), vec![r.user_id])),
-        }
-    }
-    let mut pointers: Vec<(i64, i64)> = loaded
-        .pointers
-        .iter()
-        .map(|p| (p.user_id, p.last_read_message_id))
-        .collect();
-    pointers.sort_unstable();
-    loaded
-        .messages
-        .iter()
-        .map(|m| {
-            let mut v = render_basic(m);
-            v["reactions"] = reactions
-                .get(&m.id)
-                .map(|list| {
-                    list.iter()
-                        .map(|(emoji, users)| json!({"emoji": emoji, "count": users.len(), "users": users}))
-                        .collect::<Vec<_>>()
-                })
-                .unwrap_or_default()
-                .into();
-            v["read_by"] = pointers
-                .iter()
-                .filter(|(_, p)| *p >= m.id)
-                .map(|(u, _)| *u)
-                .collect::<Vec<_>>()
-                .into();
-            v
-        })
-        .collect()
-}
-
-fn render_one(loaded: &Loaded) -> ApiResult<Value> {
-    render(loaded).into_iter().next().ok_or(ApiError::NotFound)
+fn first(loaded: &Loaded) -> ApiResult<Message> {
+    Message::first(loaded).ok_or(ApiError::NotFound)
 }
 
 /// A positive integer query parameter, or 400 naming it.
@@ -87,22 +29,6 @@ fn id_param(cx: &Cx, name: &str) -> ApiResult<Option<i64>> {
             .map(Some)
             .map_err(|_| ApiError::field(name, "Must be a positive integer message id.")),
     }
-}
-
-/// This URL with the paging parameters replaced by `key=value`.
-fn link(cx: &Cx, key: &str, value: i64) -> String {
-    let mut url = cx.url.clone();
-    let keep: Vec<(String, String)> = cx
-        .url
-        .query_pairs()
-        .filter(|(k, _)| !["before", "after", "page"].contains(&k.as_ref()))
-        .map(|(k, v)| (k.into_owned(), v.into_owned()))
-        .collect();
-    url.query_pairs_mut()
-        .clear()
-        .extend_pairs(keep)
-        .append_pair(key, &value.to_string());
-    url.to_string()
 }
 
 /// `GET /messages/api/chats/{id}/messages/` — newest first, `MESSAGES_PER_PAGE` per page.
@@ -127,29 +53,32 @@ pub async fn list(cx: &Cx, chat_id: i64) -> ApiResult<Response> {
         limit,
         offset: (page - 1) * limit,
     });
-    let reads = match &window {
-        Some(w) => store::page_stmts(&cx.db, chat_id, w)?,
-        None => vec![],
-    };
-    let (_, _, res) = auth::member_with(cx, chat_id, |_| Ok(reads)).await?;
+    let (_, _, reads, res) = auth::member_with(cx, chat_id, |b, _| {
+        window
+            .as_ref()
+            .map(|w| store::page(b, chat_id, w))
+            .transpose()
+    })
+    .await?;
     let (_, _, page) = params?;
-    let (loaded, bounds) = store::page_data(&res)?;
+    let (loaded, bounds) = reads.ok_or(ApiError::NotFound)?.read(&res)?;
     if page > 1 && loaded.messages.is_empty() {
         return Err(ApiError::NotFound);
     }
     let newest = loaded.messages.first().map(|m| m.id);
     let oldest = loaded.messages.last().map(|m| m.id);
+    let link = |key: &str, id: i64| cx.url_with(&["before", "after", "page"], key, id);
     let next = oldest
         .filter(|o| bounds.min_id.is_some_and(|min| min < *o))
-        .map(|o| link(cx, "before", o));
+        .map(|o| link("before", o));
     let previous = newest
         .filter(|n| bounds.max_id.is_some_and(|max| max > *n))
-        .map(|n| link(cx, "after", n));
+        .map(|n| link("after", n));
     http::ok(&json!({
         "count": bounds.count,
         "next": next,
         "previous": previous,
-        "results": render(&loaded),
+        "results": Message::all(&loaded),
     }))
 }
 
@@ -178,45 +107,44 @@ pub async fn send(cx: &Cx, chat_id: i64) -> ApiResult<Response> {
     let client_id = input.opt_string("client_id");
     if client_id
         .as_ref()
-        .is_some_and(|c| c.is_empty() || c.chars().count() > 64)
+        .is_some_and(|c| c.is_empty() || c.chars().count() > MAX_CLIENT_ID)
     {
-        input.error("client_id", "Must be 1 to 64 characters.");
+        input.error(
+            "client_id",
+            format!("Must be 1 to {MAX_CLIENT_ID} characters."),
+        );
     }
     input.finish()?;
-    let text = text.unwrap_or_default();
     let (loaded, created) = store::send(
         &cx.db,
         chat_id,
         me.user.id,
-        &text,
+        &text.unwrap_or_default(),
         client_id.as_deref(),
         &time::now_iso(),
     )
     .await?;
-    let message = render_one(&loaded)?;
+    let message = first(&loaded)?;
     if created {
-        let seq = loaded.messages.first().map_or(0, |m| m.seq);
-        realtime::publish(cx, chat_id, events::new_message(seq, message.clone()));
+        realtime::publish(
+            cx,
+            chat_id,
+            Event::new_message(message.seq, message.clone()),
+        );
     }
     http::json(if created { 201 } else { 200 }, &message)
 }
 
-/// The caller and a message of a chat they belong to, in one round trip (404 otherwise).
-pub async fn access(cx: &Cx, id: i64) -> ApiResult<(auth::Caller, MessageAccess)> {
-    let (caller, m, _) = access_with(cx, id, vec![]).await?;
-    Ok((caller, m))
-}
-
-/// `access`, with the handler's own reads in the same round trip (see `auth::authenticate_with`).
-async fn access_with(
+/// The caller and a message of a chat they belong to, in one round trip (404 otherwise), with
+/// the handler's own reads (see `auth::authenticate_with`).
+pub async fn access_with<R>(
     cx: &Cx,
     id: i64,
-    extra: Vec<D1PreparedStatement>,
-) -> ApiResult<(auth::Caller, MessageAccess, Vec<D1Result>)> {
-    auth::gated(cx, |s| {
-        let mut sts = vec![store::access_by_session(&cx.db, id, s.token_hash, s.now)?];
-        sts.extend(extra);
-        Ok(sts)
+    reads: impl FnOnce(&mut Batch) -> ApiResult<R>,
+) -> ApiResult<(auth::Caller, MessageAccess, R, Results)> {
+    auth::gated(cx, |b, s| {
+        let gate = store::access_by_session(b, id, s.token_hash, s.now)?;
+        Ok((gate, reads(b)?))
     })
     .await
 }
@@ -224,36 +152,33 @@ async fn access_with(
 /// `GET /messages/api/messages/{id}/` — one message of a chat the caller belongs to, read with
 /// its reactions and read pointers in the round trip that authenticates.
 pub async fn detail(cx: &Cx, id: i64) -> ApiResult<Response> {
-    let (_, m, res) = access_with(cx, id, store::extras_stmts(&cx.db, id)?).await?;
-    http::ok(&render_one(&store::with_extras(m.message, &res)?)?)
+    let (_, m, reads, res) = access_with(cx, id, |b| store::extras(b, id)).await?;
+    let mut loaded = reads.read(&res)?;
+    loaded.messages = vec![m.message];
+    http::ok(&first(&loaded)?)
 }
 
 /// `PUT/PATCH /messages/api/messages/{id}/` `{content}` — own, not deleted messages, when
 /// `ALLOW_EDITING_OWN_MESSAGES`; sets `is_edited`; emits `message_updated`.
 pub async fn update(cx: &Cx, id: i64) -> ApiResult<Response> {
-    let (me, m) = access(cx, id).await?;
+    let (me, m, (), _) = access_with(cx, id, |_| Ok(())).await?;
     if m.message.sender_id != Some(me.user.id) || !cx.settings.allow_editing_own_messages {
         return Err(ApiError::Forbidden);
     }
+    let deleted = || ApiError::field("content", "A deleted message cannot be edited.");
     let mut input = cx.json()?;
     let text = content(cx, &mut input);
-    if m.message.is_deleted == 1 {
+    if m.message.is_deleted {
         input.error("content", "A deleted message cannot be edited.");
     }
     input.finish()?;
     let chat_id = m.message.chat_id;
-    let changed = store::change(
-        &cx.db,
-        chat_id,
-        id,
-        Some(&text.unwrap_or_default()),
-        &time::now_iso(),
-    )
-    .await?
-    .ok_or_else(|| ApiError::field("content", "A deleted message cannot be edited."))?;
-    let (changed, seq) = changed;
-    let message = render_one(&changed)?;
-    realtime::publish(cx, chat_id, events::message_updated(seq, message.clone()));
+    let text = text.unwrap_or_default();
+    let (changed, seq) = store::change(&cx.db, chat_id, id, Some(&text), &time::now_iso())
+        .await?
+        .ok_or_else(deleted)?;
+    let message = first(&changed)?;
+    realtime::publish(cx, chat_id, Event::message_updated(seq, message.clone()));
     http::ok(&message)
 }
 
@@ -261,14 +186,14 @@ pub async fn update(cx: &Cx, id: i64) -> ApiResult<Response> {
 /// `ALLOW_DELETING_OWN_MESSAGES`: content emptied, reactions dropped, the tombstone stays.
 /// Deleting a deleted message is a no-op 204.
 pub async fn destroy(cx: &Cx, id: i64) -> ApiResult<Response> {
-    let (me, m) = access(cx, id).await?;
+    let (me, m, (), _) = access_with(cx, id, |_| Ok(())).await?;
     if m.message.sender_id != Some(me.user.id) || !cx.settings.allow_deleting_own_messages {
         return Err(ApiError::Forbidden);
     }
-    if m.message.is_deleted == 0 {
+    if !m.message.is_deleted {
         let chat_id = m.message.chat_id;
         if let Some((_, seq)) = store::change(&cx.db, chat_id, id, None, &time::now_iso()).await? {
-            realtime::publish(cx, chat_id, events::message_deleted(seq, id));
+            realtime::publish(cx, chat_id, Event::message_deleted(seq, id));
         }
     }
     http::no_content()

@@ -15,10 +15,12 @@ use crate::http::{Cx, Input};
 /// Where signing in leads when `next` is missing or not on this site.
 const DEFAULT_NEXT: &str = "/messages/";
 
-/// Pages at paths the API does not own: `/messages/`, `/signup/`, `/logout/`.
-pub async fn route(cx: &Cx, segments: &[&str]) -> ApiResult<Response> {
+/// Pages at paths the API does not own: `/messages/`, `/signup/`, `/logout/` (with or without
+/// the trailing slash); anything else is 404.
+pub async fn route(cx: &Cx, path: &str) -> ApiResult<Response> {
     let method = (cx.method_known, &cx.method);
-    match (segments, method) {
+    let segments: Vec<&str> = path.trim_matches('/').split('/').collect();
+    match (segments.as_slice(), method) {
         (["messages"], (true, Method::Get | Method::Head)) => messages(cx).await,
         (["signup"], (true, Method::Get)) => signup_form(cx).await,
         (["signup"], (true, Method::Post)) => signup(cx).await,

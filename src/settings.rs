@@ -1,4 +1,4 @@
-//! Settings: wrangler `[vars]` with SPEC §5's names and defaults, read in this one place.
+//! Settings: wrangler `[vars]` with the names and defaults the README lists, read in this one place.
 
 use worker::Env;
 

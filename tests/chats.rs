@@ -23,7 +23,7 @@ fn ids(v: &Value) -> Vec<i64> {
 #[tokio::test]
 async fn creating_a_group_makes_the_creator_a_member_and_admin() {
     let app = app();
-    let (ann, bob) = (app.user("ann").await, app.user("bob").await);
+    let [ann, bob] = app.users(["ann", "bob"]).await;
     let chat = app.group(&ann, "Project Team", &[&bob]).await;
     assert_eq!(chat["title"], "Project Team");
     assert_eq!(chat["chat_type"], "group");
@@ -55,24 +55,12 @@ async fn a_dm_is_get_or_create_and_named_after_the_other_person() {
     let bob = app
         .user_with("bob", json!({"first_name": "Bob", "last_name": "Ray"}))
         .await;
-    let r = app
-        .post(
-            "/messages/api/chats/",
-            &ann.token,
-            json!({"chat_type": "dm", "member_ids": [bob.id]}),
-        )
-        .await;
+    let r = app.try_dm(&ann, &bob).await;
     assert_eq!(r.status, 201, "{:?}", r.body);
     assert_eq!(r.body["title"], "Bob Ray", "Ann sees Bob's name");
     let id = r.body["id"].clone();
 
-    let again = app
-        .post(
-            "/messages/api/chats/",
-            &bob.token,
-            json!({"chat_type": "dm", "member_ids": [ann.id]}),
-        )
-        .await;
+    let again = app.try_dm(&bob, &ann).await;
     assert_eq!(again.status, 200, "existing DM returned, not duplicated");
     assert_eq!(again.body["id"], id);
     assert_eq!(again.body["title"], "Ann Lee", "Bob sees Ann's name");
@@ -111,11 +99,7 @@ async fn futures_join(app: &App, ann: &User, bob: &User) -> Vec<Value> {
 #[tokio::test]
 async fn bad_chat_input_is_400_naming_the_field() {
     let app = app();
-    let (ann, bob, cat) = (
-        app.user("ann").await,
-        app.user("bob").await,
-        app.user("cat").await,
-    );
+    let [ann, bob, cat] = app.users(["ann", "bob", "cat"]).await;
     let cases = [
         (
             json!({"chat_type": "group", "member_ids": [999999]}),
@@ -174,11 +158,7 @@ async fn bad_chat_input_is_400_naming_the_field() {
 #[tokio::test]
 async fn anonymous_callers_get_401_and_non_members_404_for_everything() {
     let app = app();
-    let (ann, bob, eve) = (
-        app.user("ann").await,
-        app.user("bob").await,
-        app.user("eve").await,
-    );
+    let [ann, bob, eve] = app.users(["ann", "bob", "eve"]).await;
     let chat = app.group(&ann, "Secret", &[&bob]).await;
     let id = chat["id"].as_i64().unwrap();
     let r = app
@@ -243,7 +223,7 @@ async fn anonymous_callers_get_401_and_non_members_404_for_everything() {
 #[tokio::test]
 async fn only_admins_rename_groups_and_dms_are_not_renamed_by_default() {
     let app = app();
-    let (ann, bob) = (app.user("ann").await, app.user("bob").await);
+    let [ann, bob] = app.users(["ann", "bob"]).await;
     let chat = app.group(&ann, "Old", &[&bob]).await;
     let path = format!("/messages/api/chats/{}/", chat["id"]);
     let r = app
@@ -268,13 +248,7 @@ async fn only_admins_rename_groups_and_dms_are_not_renamed_by_default() {
     let r = app.get(&path, &bob.token).await;
     assert_eq!(r.body["title"], "New", "bad updates changed nothing");
 
-    let dm = app
-        .post(
-            "/messages/api/chats/",
-            &ann.token,
-            json!({"chat_type": "dm", "member_ids": [bob.id]}),
-        )
-        .await;
+    let dm = app.try_dm(&ann, &bob).await;
     let r = app
         .patch(
             &format!("/messages/api/chats/{}/", dm.body["id"]),
@@ -288,7 +262,7 @@ async fn only_admins_rename_groups_and_dms_are_not_renamed_by_default() {
 #[tokio::test]
 async fn deleting_a_chat_is_for_group_admins_and_dm_members() {
     let app = app();
-    let (ann, bob) = (app.user("ann").await, app.user("bob").await);
+    let [ann, bob] = app.users(["ann", "bob"]).await;
     let chat = app.group(&ann, "Doomed", &[&bob]).await;
     let path = format!("/messages/api/chats/{}/", chat["id"]);
     assert_eq!(app.delete(&path, &bob.token).await.status, 403);
@@ -296,13 +270,7 @@ async fn deleting_a_chat_is_for_group_admins_and_dm_members() {
     assert_eq!(app.get(&path, &ann.token).await.status, 404, "gone");
     assert_eq!(app.get(&path, &bob.token).await.status, 404);
 
-    let dm = app
-        .post(
-            "/messages/api/chats/",
-            &ann.token,
-            json!({"chat_type": "dm", "member_ids": [bob.id]}),
-        )
-        .await;
+    let dm = app.try_dm(&ann, &bob).await;
     let r = app
         .delete(
             &format!("/messages/api/chats/{}/", dm.body["id"]),
@@ -315,12 +283,7 @@ async fn deleting_a_chat_is_for_group_admins_and_dm_members() {
 #[tokio::test]
 async fn admins_add_members_and_added_count_counts_only_new_ones() {
     let app = app();
-    let (ann, bob, cat, dan) = (
-        app.user("ann").await,
-        app.user("bob").await,
-        app.user("cat").await,
-        app.user("dan").await,
-    );
+    let [ann, bob, cat, dan] = app.users(["ann", "bob", "cat", "dan"]).await;
     let chat = app.group(&ann, "Team", &[&bob]).await;
     let add = format!("/messages/api/chats/{}/members/add/", chat["id"]);
     let r = app
@@ -357,13 +320,7 @@ async fn admins_add_members_and_added_count_counts_only_new_ones() {
         "dan was not added by the bad request"
     );
 
-    let dm = app
-        .post(
-            "/messages/api/chats/",
-            &ann.token,
-            json!({"chat_type": "dm", "member_ids": [bob.id]}),
-        )
-        .await;
+    let dm = app.try_dm(&ann, &bob).await;
     let r = app
         .post(
             &format!("/messages/api/chats/{}/members/add/", dm.body["id"]),
@@ -377,11 +334,7 @@ async fn admins_add_members_and_added_count_counts_only_new_ones() {
 #[tokio::test]
 async fn removing_members_leaving_and_admin_hand_over() {
     let app = app();
-    let (ann, bob, cat) = (
-        app.user("ann").await,
-        app.user("bob").await,
-        app.user("cat").await,
-    );
+    let [ann, bob, cat] = app.users(["ann", "bob", "cat"]).await;
     let chat = app.group(&ann, "Team", &[&bob, &cat]).await;
     let id = chat["id"].as_i64().unwrap();
     let remove = |u: i64| format!("/messages/api/chats/{id}/members/{u}/remove/");
@@ -451,13 +404,7 @@ async fn the_list_pages_by_recent_activity_and_searches_titles_and_names() {
                 .unwrap(),
         );
     }
-    let dm = app
-        .post(
-            "/messages/api/chats/",
-            &me.token,
-            json!({"chat_type": "dm", "member_ids": [zed.id]}),
-        )
-        .await;
+    let dm = app.try_dm(&me, &zed).await;
     created.push(dm.body["id"].as_i64().unwrap());
 
     let p1 = app.get("/messages/api/chats/", &me.token).await;
@@ -473,15 +420,7 @@ async fn the_list_pages_by_recent_activity_and_searches_titles_and_names() {
     assert_eq!(p1.body["previous"], Value::Null);
     let next = p1.body["next"].as_str().expect("a next link").to_string();
     assert!(next.contains("page=2"), "{next}");
-    let p2 = App::read(
-        app.http
-            .get(&next)
-            .bearer_auth(&me.token)
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
+    let p2 = app.get_url(&next, &me.token).await;
     assert_eq!(ids(&p2.body["results"]), newest_first[3..].to_vec());
     assert_eq!(p2.body["next"], Value::Null);
     assert!(p2.body["previous"].as_str().unwrap().contains("page=1"));

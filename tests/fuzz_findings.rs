@@ -43,13 +43,7 @@ async fn long_multibyte_search_terms_are_searched_not_500() {
         .collect();
     assert_eq!(found, vec![zoe.id], "a long term still matches");
 
-    let r = app
-        .post(
-            "/messages/api/chats/",
-            &ann.token,
-            json!({"chat_type": "dm", "member_ids": [zoe.id]}),
-        )
-        .await;
+    let r = app.try_dm(&ann, &zoe).await;
     assert_eq!(r.status, 201, "{:?}", r.body);
     for (q, expected) in [(long.as_str(), 0), (sixty.as_str(), 1)] {
         let r = app

@@ -31,7 +31,7 @@ fn ids(page: &Value) -> Vec<i64> {
 #[tokio::test]
 async fn sending_returns_the_full_message_and_marks_it_read_for_the_sender() {
     let app = app();
-    let (ann, bob) = (app.user("ann").await, app.user("bob").await);
+    let [ann, bob] = app.users(["ann", "bob"]).await;
     let c = chat(&app, &ann, &[&bob]).await;
     let m = app.send(&ann, c, "  Hello!  ").await;
     assert_eq!(m["content"], "Hello!", "trimmed");
@@ -92,7 +92,7 @@ async fn bad_content_is_refused_and_nothing_is_stored() {
 #[tokio::test]
 async fn a_repeated_client_id_returns_the_first_message_also_under_concurrency() {
     let app = app();
-    let (ann, bob) = (app.user("ann").await, app.user("bob").await);
+    let [ann, bob] = app.users(["ann", "bob"]).await;
     let c = chat(&app, &ann, &[&bob]).await;
     let path = format!("/messages/api/chats/{c}/messages/");
     let first = app
@@ -145,11 +145,7 @@ async fn a_repeated_client_id_returns_the_first_message_also_under_concurrency()
 #[tokio::test]
 async fn non_members_get_404_and_others_messages_are_403() {
     let app = app();
-    let (ann, bob, eve) = (
-        app.user("ann").await,
-        app.user("bob").await,
-        app.user("eve").await,
-    );
+    let [ann, bob, eve] = app.users(["ann", "bob", "eve"]).await;
     let c = chat(&app, &ann, &[&bob]).await;
     let m = app.send(&ann, c, "mine").await;
     let mid = m["id"].as_i64().unwrap();
@@ -193,13 +189,7 @@ async fn non_members_get_404_and_others_messages_are_403() {
         let anon = app.call(method.clone(), &path, None, body).await;
         assert_eq!(anon.status, 401, "{method} {path} anonymous");
     }
-    let r = app
-        .patch(
-            &format!("/messages/api/messages/{mid}/"),
-            &bob.token,
-            json!({"content": "hijack"}),
-        )
-        .await;
+    let r = app.edit(&bob, mid, "hijack").await;
     assert_eq!(r.status, 403, "editing someone else's message");
     let r = app
         .delete(&format!("/messages/api/messages/{mid}/"), &bob.token)
@@ -214,7 +204,7 @@ async fn non_members_get_404_and_others_messages_are_403() {
 #[tokio::test]
 async fn editing_sets_is_edited_and_deleting_leaves_a_tombstone() {
     let app = app();
-    let (ann, bob) = (app.user("ann").await, app.user("bob").await);
+    let [ann, bob] = app.users(["ann", "bob"]).await;
     let c = chat(&app, &ann, &[&bob]).await;
     let first = app.send(&ann, c, "first").await;
     let m = app.send(&ann, c, "typo").await;
@@ -273,7 +263,7 @@ async fn editing_sets_is_edited_and_deleting_leaves_a_tombstone() {
 #[tokio::test]
 async fn reactions_toggle_in_order_of_first_use_and_only_real_emoji() {
     let app = app();
-    let (ann, bob) = (app.user("ann").await, app.user("bob").await);
+    let [ann, bob] = app.users(["ann", "bob"]).await;
     let c = chat(&app, &ann, &[&bob]).await;
     let m = app.send(&ann, c, "react").await;
     let path = format!("/messages/api/messages/{}/reactions/", m["id"]);
@@ -331,7 +321,7 @@ async fn the_twenty_first_distinct_emoji_is_refused() {
 #[tokio::test]
 async fn read_pointers_move_forward_only_and_count_what_became_read() {
     let app = app();
-    let (ann, bob) = (app.user("ann").await, app.user("bob").await);
+    let [ann, bob] = app.users(["ann", "bob"]).await;
     let c = chat(&app, &ann, &[&bob]).await;
     let mut sent = vec![];
     for i in 0..4 {
@@ -413,30 +403,14 @@ async fn keyset_paging_stays_correct_while_messages_arrive() {
         app.send(&ann, c, &format!("late{i}")).await; // arrive while paging
     }
     let next = p1.body["next"].as_str().unwrap().to_string();
-    let p2 = App::read(
-        app.http
-            .get(&next)
-            .bearer_auth(&ann.token)
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
+    let p2 = app.get_url(&next, &ann.token).await;
     assert_eq!(
         ids(&p2.body),
         newest_first[5..10].to_vec(),
         "no duplicate, no skip"
     );
     let next = p2.body["next"].as_str().unwrap().to_string();
-    let p3 = App::read(
-        app.http
-            .get(&next)
-            .bearer_auth(&ann.token)
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
+    let p3 = app.get_url(&next, &ann.token).await;
     assert_eq!(ids(&p3.body), newest_first[10..].to_vec());
     assert_eq!(p3.body["next"], Value::Null, "the oldest page has no next");
 

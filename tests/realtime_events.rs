@@ -41,11 +41,7 @@ async fn until(ws: &mut Ws, last: &mut Option<i64>, kind: &str) -> Value {
 #[tokio::test]
 async fn every_event_reaches_the_members_with_its_payload() {
     let app = app();
-    let (a, b, c) = (
-        app.user("eva").await,
-        app.user("evb").await,
-        app.user("evc").await,
-    );
+    let [a, b, c] = app.users(["eva", "evb", "evc"]).await;
     let chat = group(&app, &a, &[&b]).await;
     let mut wb = app.ws(chat, &b.token, "").await;
     let mut last = None;
@@ -57,25 +53,13 @@ async fn every_event_reaches_the_members_with_its_payload() {
     assert_eq!(f["message"]["content"], "hello");
     assert_eq!(f["message"]["sender"]["id"], a.id);
 
-    let r = app
-        .patch(
-            &format!("/messages/api/messages/{id}/"),
-            &a.token,
-            json!({"content": "hi"}),
-        )
-        .await;
+    let r = app.edit(&a, id, "hi").await;
     assert_eq!(r.status, 200, "{:?}", r.body);
     let f = until(&mut wb, &mut last, "message_updated").await;
     assert_eq!(f["message"]["content"], "hi");
     assert_eq!(f["message"]["is_edited"], true);
 
-    let r = app
-        .post(
-            &format!("/messages/api/messages/{id}/reactions/"),
-            &a.token,
-            json!({"emoji": "👍"}),
-        )
-        .await;
+    let r = app.react(&a, id, "👍").await;
     assert_eq!(r.status, 200, "{:?}", r.body);
     let f = until(&mut wb, &mut last, "reaction_updated").await;
     assert_eq!(f["message_id"], id);
@@ -90,24 +74,12 @@ async fn every_event_reaches_the_members_with_its_payload() {
     let f = until(&mut wb, &mut last, "read_receipt").await;
     assert_eq!(f["user_id"], b.id, "the reader's own sockets get it too");
 
-    let r = app
-        .post(
-            &format!("/messages/api/chats/{chat}/members/add/"),
-            &a.token,
-            json!({"user_ids": [c.id]}),
-        )
-        .await;
+    let r = app.add_members(&a, chat, json!([c.id])).await;
     assert_eq!(r.status, 200, "{:?}", r.body);
     let f = until(&mut wb, &mut last, "members_added").await;
     assert_eq!(f["user_ids"], json!([c.id]));
 
-    let r = app
-        .patch(
-            &format!("/messages/api/chats/{chat}/"),
-            &a.token,
-            json!({"title": "renamed"}),
-        )
-        .await;
+    let r = app.rename(&a, chat, "renamed").await;
     assert_eq!(r.status, 200, "{:?}", r.body);
     let f = until(&mut wb, &mut last, "chat_updated").await;
     assert_eq!(f["chat"]["title"], "renamed");
@@ -144,7 +116,7 @@ async fn every_event_reaches_the_members_with_its_payload() {
 #[tokio::test]
 async fn a_removed_members_socket_is_closed_at_once() {
     let app = app();
-    let (a, b) = (app.user("rma").await, app.user("rmb").await);
+    let [a, b] = app.users(["rma", "rmb"]).await;
     let chat = group(&app, &a, &[&b]).await;
     let mut wb = app.ws(chat, &b.token, "").await;
     let mut wa = app.ws(chat, &a.token, "").await;
@@ -253,7 +225,7 @@ async fn concurrent_writers_reach_every_listener_in_one_gapless_order() {
 #[tokio::test]
 async fn resume_with_since_replays_what_was_missed_then_goes_live() {
     let app = app();
-    let (a, b) = (app.user("rsa").await, app.user("rsb").await);
+    let [a, b] = app.users(["rsa", "rsb"]).await;
     let chat = group(&app, &a, &[&b]).await;
     let mut wb = app.ws(chat, &b.token, "").await;
     app.send(&a, chat, "one").await;
@@ -288,11 +260,7 @@ fn keys(v: &Value) -> Vec<String> {
 #[tokio::test]
 async fn replayed_events_have_the_live_shape_and_the_current_state() {
     let app = app();
-    let (a, b, c) = (
-        app.user("rpa").await,
-        app.user("rpb").await,
-        app.user("rpc").await,
-    );
+    let [a, b, c] = app.users(["rpa", "rpb", "rpc"]).await;
     let chat = group(&app, &a, &[&b]).await;
     let mut wb = app.ws(chat, &b.token, "").await;
     let mut last = None;
@@ -315,31 +283,13 @@ async fn replayed_events_have_the_live_shape_and_the_current_state() {
         .await;
     assert_eq!(r.status, 200, "{:?}", r.body);
     live.push(until(&mut wb, &mut last, "reaction_updated").await);
-    let r = app
-        .post(
-            &format!("/messages/api/chats/{chat}/mark-as-read/"),
-            &b.token,
-            json!({}),
-        )
-        .await;
+    let r = app.mark_read(&b, chat, json!({})).await;
     assert_eq!(r.status, 200, "{:?}", r.body);
     live.push(until(&mut wb, &mut last, "read_receipt").await);
-    let r = app
-        .post(
-            &format!("/messages/api/chats/{chat}/members/add/"),
-            &a.token,
-            json!({"user_ids": [c.id]}),
-        )
-        .await;
+    let r = app.add_members(&a, chat, json!([c.id])).await;
     assert_eq!(r.status, 200, "{:?}", r.body);
     live.push(until(&mut wb, &mut last, "members_added").await);
-    let r = app
-        .patch(
-            &format!("/messages/api/chats/{chat}/"),
-            &a.token,
-            json!({"title": "replayed"}),
-        )
-        .await;
+    let r = app.rename(&a, chat, "replayed").await;
     assert_eq!(r.status, 200, "{:?}", r.body);
     live.push(until(&mut wb, &mut last, "chat_updated").await);
     let m2 = app.send(&a, chat, "bye").await["id"].as_i64().unwrap();
@@ -414,11 +364,7 @@ async fn replayed_events_have_the_live_shape_and_the_current_state() {
 #[tokio::test]
 async fn sockets_opened_and_closed_between_messages_get_exactly_the_live_ones() {
     let app = app();
-    let (a, b, c) = (
-        app.user("ska").await,
-        app.user("skb").await,
-        app.user("skc").await,
-    );
+    let [a, b, c] = app.users(["ska", "skb", "skc"]).await;
     let chat = group(&app, &a, &[&b, &c]).await;
     let mut wa = app.ws(chat, &a.token, "").await;
     app.send(&a, chat, "one").await;

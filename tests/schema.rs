@@ -321,7 +321,7 @@ async fn real_answers_match_the_documented_responses_within_the_d1_budget() {
         token: r.body["token"].as_str().unwrap().to_string(),
         password: common::PASSWORD.to_string(),
     };
-    let (bob, cy) = (app.user("bob").await, app.user("cy").await);
+    let [bob, cy] = app.users(["bob", "cy"]).await;
     let r = app
         .call(
             Method::POST,
@@ -403,13 +403,7 @@ async fn real_answers_match_the_documented_responses_within_the_d1_budget() {
         .await;
     assert_eq!(r.status, 404, "non-member");
     check("get", chat_path, &r);
-    let r = app
-        .patch(
-            &format!("/messages/api/chats/{chat_id}/"),
-            &ann.token,
-            json!({"title": "Renamed"}),
-        )
-        .await;
+    let r = app.rename(&ann, chat_id, "Renamed").await;
     assert_eq!(r.status, 200);
     check("patch", chat_path, &r);
     let r = app
@@ -421,13 +415,7 @@ async fn real_answers_match_the_documented_responses_within_the_d1_budget() {
         .await;
     assert_eq!(r.status, 403, "not an admin");
     check("put", chat_path, &r);
-    let r = app
-        .post(
-            &format!("/messages/api/chats/{chat_id}/members/add/"),
-            &ann.token,
-            json!({"user_ids": [cy.id]}),
-        )
-        .await;
+    let r = app.add_members(&ann, chat_id, json!([cy.id])).await;
     assert_eq!(r.status, 200);
     check("post", "/messages/api/chats/{chat_id}/members/add/", &r);
     let r = app
@@ -465,13 +453,7 @@ async fn real_answers_match_the_documented_responses_within_the_d1_budget() {
     assert_eq!(r.status, 400);
     check("post", "/messages/api/chats/{chat_id}/messages/", &r);
     let message_path = "/messages/api/messages/{message_id}/";
-    let r = app
-        .post(
-            &format!("/messages/api/messages/{message_id}/reactions/"),
-            &ann.token,
-            json!({"emoji": "👍"}),
-        )
-        .await;
+    let r = app.react(&ann, message_id, "👍").await;
     assert_eq!(r.status, 200);
     check("post", "/messages/api/messages/{message_id}/reactions/", &r);
     let r = app
@@ -479,13 +461,7 @@ async fn real_answers_match_the_documented_responses_within_the_d1_budget() {
         .await;
     assert_eq!(r.body["reactions"][0]["count"], 1);
     check("get", message_path, &r);
-    let r = app
-        .patch(
-            &format!("/messages/api/messages/{message_id}/"),
-            &bob.token,
-            json!({"content": "edited"}),
-        )
-        .await;
+    let r = app.edit(&bob, message_id, "edited").await;
     assert_eq!(r.status, 200);
     check("patch", message_path, &r);
     let r = app
@@ -497,13 +473,7 @@ async fn real_answers_match_the_documented_responses_within_the_d1_budget() {
         .await;
     assert_eq!(r.status, 403);
     check("put", message_path, &r);
-    let r = app
-        .post(
-            &format!("/messages/api/chats/{chat_id}/mark-as-read/"),
-            &ann.token,
-            json!({}),
-        )
-        .await;
+    let r = app.mark_read(&ann, chat_id, json!({})).await;
     assert_eq!(r.status, 200);
     check("post", "/messages/api/chats/{chat_id}/mark-as-read/", &r);
     let r = app

@@ -1,35 +1,32 @@
-//! Real time (SPEC §6): one Durable Object per chat holds its WebSockets, fans out events in
+//! Real time (docs/realtime.md): one Durable Object per chat holds its WebSockets, fans out events in
 //! `seq` order and runs typing indicators. This file is the worker side: the socket and REST
-//! typing endpoints, and the publish contract used by the REST handlers.
-//!
-//! Contract used by the REST handlers (chats, members, messages, reactions, receipts):
+//! typing endpoints, and how REST handlers hand events to a chat's room:
 //! - `publish(cx, chat_id, event)` after the D1 batch that made the event durable committed.
-//!   `event` is the full JSON sent to clients: `{"type": ..., "seq": N, ...payload}`. The
-//!   event is handed to the room after the response is on its way (`flush`, run under
-//!   `wait_until` by the fetch handler), so the writer does not wait for the fan-out.
-//!   Failures are logged, never fail the request (the event is durable; the room fills gaps
-//!   from D1).
-//! - `disconnect(cx, chat_id, user_ids)` closes the sockets of removed members at once
-//!   (`None`: everybody, the chat was deleted): it first hands over the events this request
-//!   published, in order, and answers only when the sockets are closed.
+//!   The event goes to the room after the response is on its way, so the writer does not
+//!   wait for the fan-out. Failures are logged, never fail the request (the event is durable;
+//!   the room fills gaps from D1).
+//! - `disconnect(cx, chat_id, user_ids, event)` hands over the removal's own event, then
+//!   closes the sockets of removed members (`None`: everybody, the chat was deleted), and
+//!   returns only once they are closed.
 
-mod calls;
+mod live;
 pub mod order;
 pub mod protocol;
 pub mod room;
 mod sockets;
+mod state;
 mod sync;
 pub mod typing;
 
-use serde_json::{json, Value};
-use url::Url;
+use serde_json::json;
 use wasm_bindgen::JsValue;
 use worker::{Env, Headers, Method, Request, RequestInit, Response, Stub};
 
 use crate::auth;
 use crate::error::{ApiError, ApiResult};
 use crate::http::{self, Cx};
-use protocol::{RoomCall, SocketInfo};
+use crate::views::Event;
+use protocol::{Connect, RoomCall, RoomOp, CONNECT_HEADER};
 
 /// The chat's room (one Durable Object per chat id).
 fn room(env: &Env, chat_id: i64) -> ApiResult<Stub> {
@@ -53,31 +50,51 @@ async fn call_room(env: &Env, chat_id: i64, call: &RoomCall) -> ApiResult<()> {
     }
 }
 
-/// Queues a durable event for the chat's room; `flush` delivers it once the response is on
-/// its way. Never fails the caller: a lost publish shows up in the room as a gap, which it
-/// fills from D1.
-pub fn publish(cx: &Cx, chat_id: i64, event: Value) {
-    cx.publish_later.borrow_mut().push((chat_id, event));
+/// The publish call of `event`.
+fn publish_call(chat_id: i64, event: &Event) -> ApiResult<RoomCall> {
+    let event_json = serde_json::to_string(event)?;
+    Ok(RoomCall {
+        chat_id,
+        op: RoomOp::Publish {
+            seq: event.seq,
+            event: event_json,
+        },
+    })
 }
 
-/// Hands queued events to their rooms, in order (the fetch handler runs this under
-/// `wait_until`, after the response).
-pub async fn flush(env: &Env, events: Vec<(i64, Value)>) {
-    for (chat_id, event) in events {
-        if let Err(e) = call_room(env, chat_id, &RoomCall::Publish { chat_id, event }).await {
+/// Hands a durable event to the chat's room once the response is on its way. Never fails
+/// the caller: a lost publish shows up in the room as a gap, which it fills from D1.
+pub fn publish(cx: &Cx, chat_id: i64, event: Event) {
+    let env = cx.env.clone();
+    cx.after_response(async move {
+        let sent = match publish_call(chat_id, &event) {
+            Ok(call) => call_room(&env, chat_id, &call).await,
+            Err(e) => Err(e),
+        };
+        if let Err(e) = sent {
             worker::console_error!("publish to chat {chat_id} failed: {e:?}");
         }
-    }
+    });
 }
 
-/// Closes the sockets of `user_ids` on this chat (all sockets when `None`), after handing
-/// over what this request published, so the removal's own event still reaches them.
-pub async fn disconnect(cx: &Cx, chat_id: i64, user_ids: Option<Vec<i64>>) {
-    let queued = cx.publish_later.take();
-    flush(&cx.env, queued).await;
-    let call = RoomCall::Disconnect { chat_id, user_ids };
-    if let Err(e) = call_room(&cx.env, chat_id, &call).await {
-        worker::console_error!("disconnect on chat {chat_id} failed: {e:?}");
+/// Delivers `event` (the removal's), then closes the sockets of `user_ids` on this chat (all
+/// sockets when `None`), so the removal's own event still reaches them.
+pub async fn disconnect(cx: &Cx, chat_id: i64, user_ids: Option<Vec<i64>>, event: Event) {
+    let calls = [
+        publish_call(chat_id, &event),
+        Ok(RoomCall {
+            chat_id,
+            op: RoomOp::Disconnect { user_ids },
+        }),
+    ];
+    for call in calls {
+        let sent = match call {
+            Ok(call) => call_room(&cx.env, chat_id, &call).await,
+            Err(e) => Err(e),
+        };
+        if let Err(e) = sent {
+            worker::console_error!("disconnect on chat {chat_id} failed: {e:?}");
+        }
     }
 }
 
@@ -106,25 +123,18 @@ pub async fn connect(cx: &Cx, chat_id: i64) -> ApiResult<Response> {
                 .ok_or_else(|| ApiError::field("since", "Must be a non-negative integer."))?,
         ),
     };
-    let info = SocketInfo {
+    let connect = Connect {
+        chat_id,
         user_id: caller.user.id,
         token_hash: caller.token_hash,
-        after: 0,
+        since,
     };
-    let mut url =
-        Url::parse("https://room/connect").map_err(|e| ApiError::Internal(e.to_string()))?;
-    url.query_pairs_mut()
-        .append_pair("chat_id", &chat_id.to_string())
-        .append_pair("user_id", &info.user_id.to_string())
-        .append_pair("token_hash", &info.token_hash);
-    if let Some(s) = since {
-        url.query_pairs_mut().append_pair("since", &s.to_string());
-    }
     let headers = Headers::new();
     headers.set("Upgrade", "websocket")?;
+    headers.set(CONNECT_HEADER, &serde_json::to_string(&connect)?)?;
     let mut init = RequestInit::new();
     init.with_method(Method::Get).with_headers(headers);
-    let req = Request::new_with_init(url.as_str(), &init)?;
+    let req = Request::new_with_init("https://room/connect", &init)?;
     let resp = room(&cx.env, chat_id)?.fetch_with_request(req).await?;
     match resp.status_code() {
         101 => Ok(resp),
@@ -144,10 +154,12 @@ pub async fn typing(cx: &Cx, chat_id: i64) -> ApiResult<Response> {
         input.error("is_typing", "This field is required.");
     }
     input.finish()?;
-    let call = RoomCall::Typing {
+    let call = RoomCall {
         chat_id,
-        user_id: caller.user.id,
-        is_typing: is_typing.unwrap_or(false),
+        op: RoomOp::Typing {
+            user_id: caller.user.id,
+            is_typing: is_typing.unwrap_or(false),
+        },
     };
     call_room(&cx.env, chat_id, &call).await?;
     http::ok(&json!({"status": "success"}))

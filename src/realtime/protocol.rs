@@ -1,12 +1,14 @@
-//! The client → server frames of the chat socket (SPEC §6) and the room's internal requests
-//! (worker → Durable Object). Parsing is strict and total: any input maps to a frame or to the
-//! text of an error frame, never a panic.
+//! What travels on a chat socket and between the worker and its chat room (docs/realtime.md): client
+//! frames, server frames, and the worker → Durable Object requests. Parsing is strict and
+//! total: any input maps to a frame or to an error frame, never a panic.
 
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
+use crate::error::ApiError;
+
 /// Frames larger than this close the socket with 1009 (message too big), as request bodies
-/// over 64 KiB get 413 (SPEC §2).
+/// over 64 KiB get 413.
 pub const MAX_FRAME_BYTES: usize = 64 * 1024;
 
 /// Close code for a socket whose member was removed, whose chat was deleted or whose session
@@ -15,26 +17,27 @@ pub const CLOSE_GONE: u16 = 4403;
 /// RFC 6455 "message too big".
 pub const CLOSE_TOO_BIG: u16 = 1009;
 
+/// A frame from the client.
 #[derive(Debug, PartialEq)]
 pub enum ClientFrame {
     Typing(bool),
     MarkRead(Option<i64>),
+    /// `{"type": "ping"}` (answered `{"type": "pong"}`); the bare text `ping` is answered by
+    /// the runtime itself (auto-response) and never reaches the room.
     Ping,
 }
 
-/// Reads one text frame.
-pub fn parse(text: &str) -> Result<ClientFrame, String> {
-    if text.trim() == "ping" {
-        return Ok(ClientFrame::Ping);
-    }
-    let v: Value = serde_json::from_str(text).map_err(|_| "Malformed JSON.".to_string())?;
+/// Reads one text frame; an error is the frame to answer with.
+pub fn parse(text: &str) -> Result<ClientFrame, ApiError> {
+    let bad = |detail: String| ApiError::field("non_field_errors", detail);
+    let v: Value = serde_json::from_str(text).map_err(|_| bad("Malformed JSON.".into()))?;
     let Some(obj) = v.as_object() else {
-        return Err("Expected a JSON object.".into());
+        return Err(bad("Expected a JSON object.".into()));
     };
     match obj.get("type").and_then(Value::as_str) {
         Some("typing") => match obj.get("is_typing") {
             Some(Value::Bool(b)) => Ok(ClientFrame::Typing(*b)),
-            _ => Err("is_typing must be a boolean.".into()),
+            _ => Err(ApiError::field("is_typing", "Must be a boolean.")),
         },
         Some("mark_read") => match obj.get("message_id") {
             None | Some(Value::Null) => Ok(ClientFrame::MarkRead(None)),
@@ -42,51 +45,87 @@ pub fn parse(text: &str) -> Result<ClientFrame, String> {
                 .as_i64()
                 .filter(|id| (1..=(1i64 << 53)).contains(id))
                 .map(|id| ClientFrame::MarkRead(Some(id)))
-                .ok_or_else(|| "message_id must be a positive integer id.".into()),
+                .ok_or_else(|| ApiError::field("message_id", "Must be a positive integer id.")),
         },
         Some("ping") => Ok(ClientFrame::Ping),
-        Some(other) => Err(format!("Unknown message type: {}.", truncate(other))),
-        None => Err("Missing message type.".into()),
+        Some(other) => Err(ApiError::field(
+            "type",
+            format!(
+                "Unknown message type: {}.",
+                other.chars().take(40).collect::<String>()
+            ),
+        )),
+        None => Err(ApiError::field("type", "Missing message type.")),
     }
 }
 
-fn truncate(s: &str) -> String {
-    s.chars().take(40).collect()
-}
-
-pub fn error_frame(detail: &str) -> Value {
-    json!({"type": "error", "detail": detail})
+/// `{"type": "error", "detail": ...}` plus the body a REST answer would carry: a 400 adds
+/// `error` and `details` naming the fields, and its `detail` is the first field message.
+pub fn error_frame(e: &ApiError) -> Value {
+    let mut body = e.body();
+    if body.get("detail").is_none() {
+        let first = body["details"]
+            .as_object()
+            .and_then(|d| d.values().next())
+            .and_then(|msgs| msgs[0].as_str())
+            .unwrap_or("Invalid request.")
+            .to_string();
+        body["detail"] = json!(first);
+    }
+    body["type"] = json!("error");
+    body
 }
 
 pub fn typing_frame(user_id: i64, is_typing: bool) -> Value {
     json!({"type": "typing", "user_id": user_id, "is_typing": is_typing})
 }
 
-/// What the worker tells the room (`POST https://room/<op>` with this JSON body).
+/// What the worker asks of a chat room (`POST https://room/call` with this JSON body).
+#[derive(Debug, Serialize, Deserialize)]
+pub struct RoomCall {
+    pub chat_id: i64,
+    #[serde(flatten)]
+    pub op: RoomOp,
+}
+
 #[derive(Debug, Serialize, Deserialize)]
 #[serde(tag = "op", rename_all = "snake_case")]
-pub enum RoomCall {
+pub enum RoomOp {
+    /// A durable event, as the JSON text clients receive.
     Publish {
-        chat_id: i64,
-        event: Value,
+        seq: i64,
+        event: String,
     },
+    /// Close the sockets of `user_ids` (`None`: everyone, the chat is gone).
     Disconnect {
-        chat_id: i64,
         user_ids: Option<Vec<i64>>,
     },
     Typing {
-        chat_id: i64,
         user_id: i64,
         is_typing: bool,
     },
 }
 
-/// The identity the worker attaches to a socket it forwards (query of `https://room/connect`).
+/// A socket the worker authenticated, handed to the room with the upgrade request (the
+/// `CONNECT_HEADER` of `GET https://room/connect`).
+#[derive(Debug, Serialize, Deserialize)]
+pub struct Connect {
+    pub chat_id: i64,
+    pub user_id: i64,
+    pub token_hash: String,
+    /// Replay events after this seq first (`?since=`).
+    pub since: Option<i64>,
+}
+
+/// The header carrying `Connect` as JSON (an upgrade request has no body).
+pub const CONNECT_HEADER: &str = "x-room-connect";
+
+/// What the room attaches to a socket it accepted (kept across hibernation).
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct SocketInfo {
     pub user_id: i64,
     /// SHA-256 of the session token: checked against D1 when the client speaks, so a logged
-    /// out session's sockets close (SPEC §3 logout revokes).
+    /// out session's sockets close (logout revokes).
     pub token_hash: String,
     /// Durable events with `seq <= after` were already sent to this socket (resume).
     #[serde(default)]
@@ -100,19 +139,18 @@ mod tests {
     #[test]
     fn known_frames_parse() {
         assert_eq!(
-            parse(r#"{"type":"typing","is_typing":true}"#),
-            Ok(ClientFrame::Typing(true))
+            parse(r#"{"type":"typing","is_typing":true}"#).unwrap(),
+            ClientFrame::Typing(true)
         );
         assert_eq!(
-            parse(r#"{"type":"mark_read"}"#),
-            Ok(ClientFrame::MarkRead(None))
+            parse(r#"{"type":"mark_read"}"#).unwrap(),
+            ClientFrame::MarkRead(None)
         );
         assert_eq!(
-            parse(r#"{"type":"mark_read","message_id":12}"#),
-            Ok(ClientFrame::MarkRead(Some(12)))
+            parse(r#"{"type":"mark_read","message_id":12}"#).unwrap(),
+            ClientFrame::MarkRead(Some(12))
         );
-        assert_eq!(parse("ping"), Ok(ClientFrame::Ping));
-        assert_eq!(parse(r#"{"type":"ping"}"#), Ok(ClientFrame::Ping));
+        assert_eq!(parse(r#"{"type":"ping"}"#).unwrap(), ClientFrame::Ping);
     }
 
     #[test]
@@ -122,6 +160,7 @@ mod tests {
             "{",
             "[]",
             "42",
+            "ping",
             r#"{"type":"typing"}"#,
             r#"{"type":"typing","is_typing":"yes"}"#,
             r#"{"type":"mark_read","message_id":-1}"#,
@@ -132,20 +171,34 @@ mod tests {
         ] {
             assert!(parse(bad).is_err(), "{bad:?} is refused");
         }
-        assert!(parse(r#"{"type":"dance"}"#).unwrap_err().contains("dance"));
+        let e = error_frame(&parse(r#"{"type":"dance"}"#).unwrap_err());
+        assert!(e["details"]["type"][0].as_str().unwrap().contains("dance"));
+    }
+
+    #[test]
+    fn error_frames_carry_the_rest_body() {
+        let e = error_frame(&ApiError::field(
+            "message_id",
+            "Not a message of this chat.",
+        ));
+        assert_eq!(e["type"], "error");
+        assert_eq!(e["detail"], "Not a message of this chat.");
+        assert_eq!(e["error"], "Invalid request");
+        assert_eq!(e["details"]["message_id"][0], "Not a message of this chat.");
+        let e = error_frame(&ApiError::NotFound);
+        assert_eq!(e, json!({"type": "error", "detail": "Not found."}));
     }
 
     #[test]
     fn room_calls_round_trip() {
-        let c = RoomCall::Disconnect {
+        let c = RoomCall {
             chat_id: 3,
-            user_ids: None,
+            op: RoomOp::Disconnect { user_ids: None },
         };
         let s = serde_json::to_string(&c).unwrap();
         assert!(s.contains("\"op\":\"disconnect\""), "{s}");
-        assert!(matches!(
-            serde_json::from_str::<RoomCall>(&s).unwrap(),
-            RoomCall::Disconnect { chat_id: 3, .. }
-        ));
+        let back = serde_json::from_str::<RoomCall>(&s).unwrap();
+        assert_eq!(back.chat_id, 3);
+        assert!(matches!(back.op, RoomOp::Disconnect { user_ids: None }));
     }
 }

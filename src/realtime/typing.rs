@@ -1,4 +1,4 @@
-//! Typing indicators of a chat room (SPEC §6): which `typing` frames to broadcast, when an
+//! Typing indicators of a chat room (docs/realtime.md): which `typing` frames to broadcast, when an
 //! unrefreshed `typing: true` expires into a server `typing: false`, and the throttle that
 //! keeps a client repeating `typing: true` from flooding the room. Plain logic, natively tested.
 
@@ -95,6 +95,13 @@ mod tests {
 
     const T: i64 = 6_000;
 
+    /// User 1 started typing at 0.
+    fn one_typing() -> Typing {
+        let mut t = Typing::default();
+        assert_eq!(t.update(1, true, 0, T), Some(true));
+        t
+    }
+
     #[test]
     fn first_true_is_broadcast_and_expires_into_false() {
         let mut t = Typing::default();
@@ -106,36 +113,32 @@ mod tests {
     }
 
     #[test]
-    fn repeated_true_is_throttled_but_extends_the_deadline() {
-        let mut t = Typing::default();
-        t.update(1, true, 0, T);
-        assert_eq!(t.update(1, true, 500, T), None, "within the throttle");
-        assert_eq!(t.next_deadline(), Some(500 + T), "refresh extends");
+    fn repeats_are_throttled_and_changes_always_pass() {
+        let mut t = one_typing();
+        // (is_typing, at, broadcast, why)
+        let steps = [
+            (true, 500, None, "a repeat within the throttle"),
+            (true, 1_000, Some(true), "a repeat after the throttle"),
+            (false, 1_010, Some(false), "a change passes at once"),
+            (true, 1_020, Some(true), "true again at once"),
+            (false, 1_030, Some(false), "false"),
+            (false, 1_040, Some(false), "false is idempotent"),
+        ];
+        for (is_typing, at, want, why) in steps {
+            assert_eq!(t.update(1, is_typing, at, T), want, "{why}");
+        }
+        let mut t = one_typing();
+        t.update(1, true, 500, T);
         assert_eq!(
-            t.update(1, true, 1_000, T),
-            Some(true),
-            "after the throttle"
-        );
-    }
-
-    #[test]
-    fn state_changes_always_pass() {
-        let mut t = Typing::default();
-        t.update(1, true, 0, T);
-        assert_eq!(t.update(1, false, 10, T), Some(false));
-        assert_eq!(t.update(1, true, 20, T), Some(true), "true again at once");
-        assert!(t.expire(10_000).contains(&1));
-        assert_eq!(
-            t.update(1, false, 30, T),
-            Some(false),
-            "false is idempotent"
+            t.next_deadline(),
+            Some(500 + T),
+            "a throttled refresh extends"
         );
     }
 
     #[test]
     fn users_are_independent() {
-        let mut t = Typing::default();
-        t.update(1, true, 0, T);
+        let mut t = one_typing();
         assert_eq!(t.update(2, true, 100, T), Some(true));
         assert_eq!(t.expire(T), vec![1]);
         assert_eq!(t.next_deadline(), Some(100 + T));

@@ -1,12 +1,13 @@
-//! Messages, reactions and read pointers.
+//! Messages: the rows and what rendering them needs (reactions, read pointers), message
+//! pages, sending, editing and soft-deleting.
 
 use serde::Deserialize;
-use worker::{D1PreparedStatement, D1Result};
 
-use super::events::{self, EventRef, NewEvent, PENDING};
+use super::batch::{pending, EventRef, NewEvent, Sequenced};
 use super::users::UserRow;
-use super::{changes, first_row, rows, Arg, Db};
+use super::{compose, int_bool, Batch, Db, Results, Rows, Sql};
 use crate::args;
+use crate::domain::EventKind;
 use crate::error::ApiResult;
 
 /// A message row joined with its sender (`sender_*` are NULL when the account is gone).
@@ -19,8 +20,10 @@ pub struct MessageRow {
     pub client_id: Option<String>,
     pub created_at: String,
     pub updated_at: String,
-    pub is_edited: i64,
-    pub is_deleted: i64,
+    #[serde(deserialize_with = "int_bool")]
+    pub is_edited: bool,
+    #[serde(deserialize_with = "int_bool")]
+    pub is_deleted: bool,
     pub sender_id: Option<i64>,
     pub sender_username: Option<String>,
     pub sender_email: Option<String>,
@@ -40,7 +43,7 @@ impl MessageRow {
     }
 }
 
-/// Columns of `MessageRow`, for `FROM messages msg LEFT JOIN users su ON su.id = msg.sender_id`.
+/// Columns of `MessageRow`, for `MESSAGE_FROM`.
 pub const MESSAGE_COLUMNS: &str = "msg.id, msg.chat_id, msg.seq, msg.content, msg.client_id,
     msg.created_at, msg.updated_at, msg.is_edited, msg.is_deleted, msg.sender_id,
     su.username AS sender_username, su.email AS sender_email,
@@ -65,43 +68,65 @@ pub struct PointerRow {
 }
 
 /// Messages with what rendering them needs: their reactions and the chat's read pointers.
+#[derive(Debug, Default)]
 pub struct Loaded {
     pub messages: Vec<MessageRow>,
     pub reactions: Vec<ReactionRow>,
     pub pointers: Vec<PointerRow>,
 }
 
-/// The two statements loading reactions (of the messages `ids_sql` selects) and the read
-/// pointers of the chat `chat_sql` names.
-fn extras(
-    db: &Db,
-    (chat_sql, chat_args): (&str, Vec<Arg>),
-    ids_sql: &str,
-    ids_args: Vec<Arg>,
-) -> ApiResult<[D1PreparedStatement; 2]> {
-    Ok([
-        db.stmt(
-            &format!(
-                "SELECT message_id, emoji, user_id FROM reactions
-                 WHERE message_id IN ({ids_sql}) ORDER BY id"
-            ),
-            ids_args,
-        )?,
-        db.stmt(
-            &format!(
-                "SELECT user_id, last_read_message_id FROM chat_members WHERE chat_id = {chat_sql}"
-            ),
-            chat_args,
-        )?,
-    ])
+/// The statements of a `Loaded` in a batch.
+pub struct LoadedReads {
+    messages: Option<Rows<MessageRow>>,
+    reactions: Rows<ReactionRow>,
+    pointers: Rows<PointerRow>,
 }
 
-fn loaded(res: &[D1Result], at: usize) -> ApiResult<Loaded> {
-    Ok(Loaded {
-        messages: rows(&res[at])?,
-        reactions: rows(&res[at + 1])?,
-        pointers: rows(&res[at + 2])?,
-    })
+impl LoadedReads {
+    /// Loads the messages `ids` selects (newest first) — unless the caller already has them
+    /// (`with_messages: false`) — with their reactions and the pointers of chat `chat`.
+    fn query(b: &mut Batch, chat: &Sql, ids: &Sql, with_messages: bool) -> ApiResult<Self> {
+        let messages = if with_messages {
+            let s = compose(
+                &format!(
+                    "SELECT {MESSAGE_COLUMNS} FROM {MESSAGE_FROM} WHERE msg.id IN ({{}})
+                     ORDER BY msg.id DESC"
+                ),
+                vec![],
+                &[ids],
+            );
+            Some(b.query(&s.text, s.args)?)
+        } else {
+            None
+        };
+        let reactions = compose(
+            "SELECT message_id, emoji, user_id FROM reactions
+             WHERE message_id IN ({}) ORDER BY id",
+            vec![],
+            &[ids],
+        );
+        let pointers = compose(
+            "SELECT user_id, last_read_message_id FROM chat_members WHERE chat_id = {}",
+            vec![],
+            &[chat],
+        );
+        Ok(LoadedReads {
+            messages,
+            reactions: b.query(&reactions.text, reactions.args)?,
+            pointers: b.query(&pointers.text, pointers.args)?,
+        })
+    }
+
+    pub fn read(&self, res: &Results) -> ApiResult<Loaded> {
+        Ok(Loaded {
+            messages: match self.messages {
+                Some(h) => res.all(h)?,
+                None => Vec::new(),
+            },
+            reactions: res.all(self.reactions)?,
+            pointers: res.all(self.pointers)?,
+        })
+    }
 }
 
 /// Which messages a list page holds (newest first unless `ascending`).
@@ -115,127 +140,100 @@ pub struct Window {
 }
 
 /// The chat's message count and id range.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, Default)]
 pub struct Bounds {
     pub count: i64,
     pub min_id: Option<i64>,
     pub max_id: Option<i64>,
 }
 
-/// The statements loading a page of a chat's messages with reactions, pointers and the chat's
-/// bounds, to batch with authentication; `page_data` reads their results.
-pub fn page_stmts(db: &Db, chat_id: i64, w: &Window) -> ApiResult<Vec<D1PreparedStatement>> {
+/// The statements of a message page in a batch.
+pub struct PageReads {
+    loaded: LoadedReads,
+    bounds: Rows<Bounds>,
+}
+
+impl PageReads {
+    pub fn read(&self, res: &Results) -> ApiResult<(Loaded, Bounds)> {
+        Ok((
+            self.loaded.read(res)?,
+            res.first(self.bounds)?.unwrap_or_default(),
+        ))
+    }
+}
+
+/// Loads a page of a chat's messages with reactions, pointers and the chat's bounds.
+pub fn page(b: &mut Batch, chat_id: i64, w: &Window) -> ApiResult<PageReads> {
     let order = if w.ascending { "ASC" } else { "DESC" };
-    let ids_sql = format!(
-        "SELECT id FROM messages WHERE chat_id = ? AND id < COALESCE(?, 9007199254740991)
-           AND id > COALESCE(?, 0) ORDER BY id {order} LIMIT ? OFFSET ?"
-    );
-    let ids_args = args![chat_id, w.before, w.after, w.limit, w.offset];
-    let msgs = db.stmt(
-        &format!(
-            "SELECT {MESSAGE_COLUMNS} FROM {MESSAGE_FROM} WHERE msg.id IN ({ids_sql})
-             ORDER BY msg.id DESC"
+    let ids = Sql::new(
+        format!(
+            "SELECT id FROM messages WHERE chat_id = ?1 AND id < COALESCE(?2, 9007199254740991)
+               AND id > COALESCE(?3, 0) ORDER BY id {order} LIMIT ?4 OFFSET ?5"
         ),
-        ids_args.clone(),
-    )?;
-    let [reactions, pointers] = extras(db, ("?", args![chat_id]), &ids_sql, ids_args)?;
-    let bounds = db.stmt(
+        args![chat_id, w.before, w.after, w.limit, w.offset],
+    );
+    let loaded = LoadedReads::query(b, &Sql::value(chat_id), &ids, true)?;
+    let bounds = b.query(
         "SELECT COUNT(*) AS count, MIN(id) AS min_id, MAX(id) AS max_id FROM messages
-         WHERE chat_id = ?",
+         WHERE chat_id = ?1",
         args![chat_id],
     )?;
-    Ok(vec![msgs, reactions, pointers, bounds])
+    Ok(PageReads { loaded, bounds })
 }
 
-/// Reads the results of `page_stmts`.
-pub fn page_data(res: &[D1Result]) -> ApiResult<(Loaded, Bounds)> {
-    let bounds = first_row(&res[3])?.unwrap_or(Bounds {
-        count: 0,
-        min_id: None,
-        max_id: None,
-    });
-    Ok((loaded(res, 0)?, bounds))
-}
-
-/// A message the caller may see, with its chat's type, found through the caller's session.
+/// A message the caller may see, found through the caller's session.
 #[derive(Debug, Deserialize)]
 pub struct MessageAccess {
     #[serde(flatten)]
     pub message: MessageRow,
     /// JSON array of the emoji the caller has put on this message.
     pub my_emoji: String,
-    /// Distinct emoji on the message.
-    pub distinct_emoji: i64,
 }
 
-/// The statement finding message `id` for the holder of a live session, only when they are a
-/// member of its chat (batched with authentication; no row = 404).
+/// Finds message `id` for the holder of a live session, only when they are a member of its
+/// chat (batched with authentication; no row = 404).
 pub fn access_by_session(
-    db: &Db,
+    b: &mut Batch,
     id: i64,
     token_hash: &str,
     now: &str,
-) -> ApiResult<D1PreparedStatement> {
-    db.stmt(
+) -> ApiResult<Rows<MessageAccess>> {
+    b.query(
         &format!(
             "SELECT {MESSAGE_COLUMNS},
                (SELECT json_group_array(r.emoji) FROM reactions r
-                WHERE r.message_id = msg.id AND r.user_id = s.user_id) AS my_emoji,
-               (SELECT COUNT(DISTINCT r.emoji) FROM reactions r WHERE r.message_id = msg.id)
-                 AS distinct_emoji
+                WHERE r.message_id = msg.id AND r.user_id = s.user_id) AS my_emoji
              FROM {MESSAGE_FROM}
              JOIN chat_members me ON me.chat_id = msg.chat_id
              JOIN sessions s ON s.user_id = me.user_id
-             WHERE msg.id = ? AND s.token_hash = ? AND s.expires_at > ?"
+             WHERE msg.id = ?1 AND s.token_hash = ?2 AND s.expires_at > ?3"
         ),
         args![id, token_hash, now],
     )
 }
 
-/// One message with reactions and pointers (after a change).
-fn one_stmts(db: &Db, chat_id: i64, id: i64) -> ApiResult<Vec<D1PreparedStatement>> {
-    let [reactions, pointers] = extras(db, ("?", args![chat_id]), "?", args![id])?;
-    Ok(vec![
-        db.stmt(
-            &format!("SELECT {MESSAGE_COLUMNS} FROM {MESSAGE_FROM} WHERE msg.id = ?"),
-            args![id],
-        )?,
-        reactions,
-        pointers,
-    ])
+/// The reactions and read pointers rendering message `id` needs (its row comes from
+/// `access_by_session` in the same batch).
+pub fn extras(b: &mut Batch, id: i64) -> ApiResult<LoadedReads> {
+    let chat = Sql::new("(SELECT chat_id FROM messages WHERE id = ?1)", args![id]);
+    LoadedReads::query(b, &chat, &Sql::value(id), false)
 }
 
-/// The reactions and read pointers rendering message `id` needs, to batch with authentication
-/// (`access_by_session`); `with_extras` puts the message and their results together.
-pub fn extras_stmts(db: &Db, id: i64) -> ApiResult<Vec<D1PreparedStatement>> {
-    let chat = ("(SELECT chat_id FROM messages WHERE id = ?)", args![id]);
-    Ok(extras(db, chat, "?", args![id])?.to_vec())
+/// Message `id` of chat `chat_id` with reactions and pointers (read back after a change).
+fn one(b: &mut Batch, chat_id: i64, id: i64) -> ApiResult<LoadedReads> {
+    LoadedReads::query(b, &Sql::value(chat_id), &Sql::value(id), true)
 }
 
-/// The statements `extras_stmts` feeds, with the pointers of the message's chat.
-pub fn with_extras(message: MessageRow, res: &[D1Result]) -> ApiResult<Loaded> {
-    Ok(Loaded {
-        messages: vec![message],
-        reactions: rows(&res[0])?,
-        pointers: rows(&res[1])?,
-    })
-}
-
-/// Messages `ids` of the chat with reactions and pointers, in one batch (replayed events).
+/// Messages `ids` of the chat with reactions and pointers, in one round trip (replays).
 pub async fn load_many(db: &Db, chat_id: i64, ids: &[i64]) -> ApiResult<Loaded> {
-    let ids_json = serde_json::to_string(ids)?;
-    let ids_sql = "SELECT value FROM json_each(?)";
-    let msgs = db.stmt(
-        &format!(
-            "SELECT {MESSAGE_COLUMNS} FROM {MESSAGE_FROM}
-             WHERE msg.chat_id = ? AND msg.id IN ({ids_sql}) ORDER BY msg.id DESC"
-        ),
-        args![chat_id, ids_json.as_str()],
-    )?;
-    let [reactions, pointers] =
-        extras(db, ("?", args![chat_id]), ids_sql, args![ids_json.as_str()])?;
-    let res = db.batch(vec![msgs, reactions, pointers]).await?;
-    loaded(&res, 0)
+    let ids = Sql::new(
+        "SELECT value FROM json_each(?1) WHERE value IN
+           (SELECT id FROM messages WHERE chat_id = ?2)",
+        args![serde_json::to_string(ids)?, chat_id],
+    );
+    let mut b = Batch::new(db);
+    let reads = LoadedReads::query(&mut b, &Sql::value(chat_id), &ids, true)?;
+    reads.read(&b.run().await?)
 }
 
 /// Sends a message: the chat's next seq, the message, `new_message`, the sender's read pointer
@@ -249,60 +247,62 @@ pub async fn send(
     client_id: Option<&str>,
     now: &str,
 ) -> ApiResult<(Loaded, bool)> {
-    let guard = "?1 IS NULL OR NOT EXISTS (SELECT 1 FROM messages
-                 WHERE chat_id = chats.id AND sender_id = ?2 AND client_id = ?1)";
-    let mut sts = events::append(
-        db,
+    let mut b = Batch::new(db);
+    let (event, ()) = b.event(
         chat_id,
+        Some(Sql::new(
+            "?1 IS NULL OR NOT EXISTS (SELECT 1 FROM messages
+               WHERE chat_id = chats.id AND sender_id = ?2 AND client_id = ?1)",
+            args![client_id, sender],
+        )),
         NewEvent {
-            kind: "new_message",
+            kind: EventKind::NewMessage,
             message: EventRef::PendingMessage,
             user_id: Some(sender),
             data: None,
+            now: now.to_string(),
         },
-        Some((guard, args![client_id, sender])),
-        now,
-    )?;
-    let pending = format!("EXISTS (SELECT 1 FROM chats WHERE id = ?1 AND {PENDING})");
-    sts.splice(
-        1..1,
-        [
-            db.stmt(
+        |b| {
+            b.exec(
                 &format!(
-                    "INSERT INTO messages (chat_id, seq, sender_id, content, client_id, created_at,
-                                           updated_at)
-                     SELECT id, last_seq, ?, ?, ?, ?, ? FROM chats WHERE id = ? AND {PENDING}"
+                    "INSERT INTO messages (chat_id, seq, sender_id, content, client_id,
+                                           created_at, updated_at)
+                     SELECT id, last_seq, ?2, ?3, ?4, ?5, ?5 FROM chats
+                     WHERE id = ?1 AND {}",
+                    super::batch::PENDING
                 ),
-                args![sender, content, client_id, now, now, chat_id],
-            )?,
-            db.stmt(
+                args![chat_id, sender, content, client_id, now],
+            )?;
+            b.exec(
                 &format!(
                     "UPDATE chat_members SET last_read_message_id = MAX(last_read_message_id,
                        (SELECT m.id FROM messages m JOIN chats ON chats.id = m.chat_id
                         WHERE chats.id = ?1 AND m.seq = chats.last_seq))
-                     WHERE chat_id = ?1 AND user_id = ?2 AND {pending}"
+                     WHERE chat_id = ?1 AND user_id = ?2 AND {}",
+                    pending(1)
                 ),
                 args![chat_id, sender],
-            )?,
-            db.stmt(
-                &format!("UPDATE chats SET last_activity_at = ?2 WHERE id = ?1 AND {PENDING}"),
+            )?;
+            b.exec(
+                &format!(
+                    "UPDATE chats SET last_activity_at = ?2 WHERE id = ?1 AND {}",
+                    super::batch::PENDING
+                ),
                 args![chat_id, now],
-            )?,
-        ],
-    );
+            )?;
+            Ok(())
+        },
+    )?;
     // The message this request means: the first with this client_id, else the new one.
-    let target = "SELECT id FROM messages WHERE chat_id = ? AND (
-                    (? IS NOT NULL AND sender_id = ? AND client_id = ?)
-                    OR (? IS NULL AND seq = (SELECT last_seq FROM chats WHERE id = ?)))";
-    let target_args = args![chat_id, client_id, sender, client_id, client_id, chat_id];
-    sts.push(db.stmt(
-        &format!("SELECT {MESSAGE_COLUMNS} FROM {MESSAGE_FROM} WHERE msg.id IN ({target})"),
-        target_args.clone(),
-    )?);
-    sts.extend(extras(db, ("?", args![chat_id]), target, target_args)?);
-    let at = sts.len() - 3;
-    let res = db.batch(sts).await?;
-    Ok((loaded(&res, at)?, changes(&res[1]) > 0))
+    let target = Sql::new(
+        "SELECT id FROM messages WHERE chat_id = ?1 AND (
+           (?2 IS NOT NULL AND sender_id = ?3 AND client_id = ?2)
+           OR (?2 IS NULL AND seq = (SELECT last_seq FROM chats WHERE id = ?1)))",
+        args![chat_id, client_id, sender],
+    );
+    let reads = LoadedReads::query(&mut b, &Sql::value(chat_id), &target, true)?;
+    let res = b.run().await?;
+    Ok((reads.read(&res)?, event.seq(&res)?.is_some()))
 }
 
 /// Edits (`Some(content)`) or soft-deletes (`None`: content emptied, reactions dropped) a
@@ -315,197 +315,71 @@ pub async fn change(
     content: Option<&str>,
     now: &str,
 ) -> ApiResult<Option<(Loaded, i64)>> {
-    let kind = if content.is_some() {
-        "message_updated"
-    } else {
-        "message_deleted"
+    let kind = match content {
+        Some(_) => EventKind::MessageUpdated,
+        None => EventKind::MessageDeleted,
     };
-    let mut sts = events::append(
-        db,
+    let mut b = Batch::new(db);
+    let (event, ()) = b.event(
         chat_id,
+        Some(Sql::new(
+            "EXISTS (SELECT 1 FROM messages WHERE id = ?1 AND chat_id = chats.id
+                       AND is_deleted = 0)",
+            args![id],
+        )),
         NewEvent {
             kind,
             message: EventRef::Message(id),
             user_id: None,
             data: None,
+            now: now.to_string(),
         },
-        Some((
-            "EXISTS (SELECT 1 FROM messages WHERE id = ? AND chat_id = chats.id AND is_deleted = 0)",
-            args![id],
-        )),
-        now,
+        |b| {
+            match content {
+                Some(text) => b.exec(
+                    &format!(
+                        "UPDATE messages SET content = ?3, is_edited = 1, updated_at = ?4
+                         WHERE id = ?2 AND {}",
+                        pending(1)
+                    ),
+                    args![chat_id, id, text, now],
+                )?,
+                None => {
+                    b.exec(
+                        &format!(
+                            "UPDATE messages SET content = '', is_deleted = 1, updated_at = ?3
+                             WHERE id = ?2 AND {}",
+                            pending(1)
+                        ),
+                        args![chat_id, id, now],
+                    )?;
+                    b.exec(
+                        &format!(
+                            "DELETE FROM reactions WHERE message_id = ?2 AND {}",
+                            pending(1)
+                        ),
+                        args![chat_id, id],
+                    )?
+                }
+            };
+            Ok(())
+        },
     )?;
-    let pending = format!("EXISTS (SELECT 1 FROM chats WHERE id = ? AND {PENDING})");
-    let mut changes_sts = match content {
-        Some(text) => vec![db.stmt(
-            &format!("UPDATE messages SET content = ?, is_edited = 1, updated_at = ? WHERE id = ? AND {pending}"),
-            args![text, now, id, chat_id],
-        )?],
-        None => vec![
-            db.stmt(
-                &format!("UPDATE messages SET content = '', is_deleted = 1, updated_at = ? WHERE id = ? AND {pending}"),
-                args![now, id, chat_id],
-            )?,
-            db.stmt(
-                &format!("DELETE FROM reactions WHERE message_id = ? AND {pending}"),
-                args![id, chat_id],
-            )?,
-        ],
-    };
-    sts.splice(1..1, changes_sts.drain(..));
-    finish_change(db, chat_id, id, sts).await
+    read_back(b, chat_id, id, event).await
 }
 
-/// Runs a guarded change batch, then reads back the event's seq and the message.
-async fn finish_change(
-    db: &Db,
+/// Runs a change batch that appended `event`, reading message `id` back in it: the message
+/// after the change and the event's seq, or `None` when the guard refused the change.
+pub(super) async fn read_back(
+    mut b: Batch<'_>,
     chat_id: i64,
     id: i64,
-    mut sts: Vec<D1PreparedStatement>,
+    event: Sequenced,
 ) -> ApiResult<Option<(Loaded, i64)>> {
-    sts.push(events::seq_stmt(db, chat_id)?);
-    sts.extend(one_stmts(db, chat_id, id)?);
-    let res = db.batch(sts).await?;
-    if changes(&res[0]) == 0 {
-        return Ok(None);
+    let reads = one(&mut b, chat_id, id)?;
+    let res = b.run().await?;
+    match event.seq(&res)? {
+        Some(seq) => Ok(Some((reads.read(&res)?, seq))),
+        None => Ok(None),
     }
-    let seq = events::read_seq(&res[res.len() - 4])?;
-    Ok(Some((loaded(&res, res.len() - 3)?, seq)))
-}
-
-/// Adds (`add`) or removes the caller's `emoji` on a message, logging `reaction_updated`.
-/// Adding requires the message not deleted and, for a new emoji, fewer than `max_distinct`
-/// distinct ones. `None` when the state no longer matched (nothing written).
-#[allow(clippy::too_many_arguments)]
-pub async fn react(
-    db: &Db,
-    chat_id: i64,
-    id: i64,
-    user_id: i64,
-    emoji: &str,
-    add: bool,
-    max_distinct: i64,
-    now: &str,
-) -> ApiResult<Option<(Loaded, i64)>> {
-    let mine =
-        "EXISTS (SELECT 1 FROM reactions WHERE message_id = ?1 AND user_id = ?2 AND emoji = ?3)";
-    let guard = if add {
-        format!(
-            "NOT {mine} AND EXISTS (SELECT 1 FROM messages WHERE id = ?1 AND is_deleted = 0)
-             AND (EXISTS (SELECT 1 FROM reactions WHERE message_id = ?1 AND emoji = ?3)
-                  OR (SELECT COUNT(DISTINCT emoji) FROM reactions WHERE message_id = ?1) < ?4)"
-        )
-    } else {
-        mine.to_string()
-    };
-    let mut sts = events::append(
-        db,
-        chat_id,
-        NewEvent {
-            kind: "reaction_updated",
-            message: EventRef::Message(id),
-            user_id: Some(user_id),
-            data: None,
-        },
-        Some((&guard, args![id, user_id, emoji, max_distinct])),
-        now,
-    )?;
-    let pending = format!("EXISTS (SELECT 1 FROM chats WHERE id = ? AND {PENDING})");
-    let write = if add {
-        db.stmt(
-            &format!(
-                "INSERT INTO reactions (message_id, emoji, user_id, created_at)
-                 SELECT ?, ?, ?, ? WHERE {pending}"
-            ),
-            args![id, emoji, user_id, now, chat_id],
-        )?
-    } else {
-        db.stmt(
-            &format!("DELETE FROM reactions WHERE message_id = ? AND user_id = ? AND emoji = ? AND {pending}"),
-            args![id, user_id, emoji, chat_id],
-        )?
-    };
-    sts.insert(1, write);
-    finish_change(db, chat_id, id, sts).await
-}
-
-/// What marking read did.
-#[derive(Debug, Deserialize)]
-pub struct MarkedRow {
-    /// The pointer after the call.
-    pub pointer: i64,
-    /// Messages from others, not deleted, that became read.
-    pub marked: i64,
-    /// False when `message_id` is not a message of this chat.
-    pub target_ok: i64,
-}
-
-/// Moves the member's read pointer forward to `message_id` (or the newest message), logging
-/// `read_receipt` when it moved. Returns the outcome and the event's seq if one was logged.
-pub async fn mark_read(
-    db: &Db,
-    chat_id: i64,
-    user_id: i64,
-    message_id: Option<i64>,
-    now: &str,
-) -> ApiResult<(MarkedRow, Option<i64>)> {
-    let target = "COALESCE((SELECT id FROM messages WHERE id = ?3 AND chat_id = ?1),
-                  CASE WHEN ?3 IS NULL THEN (SELECT MAX(id) FROM messages WHERE chat_id = ?1) END, 0)";
-    let before = db.stmt(
-        &format!(
-            "SELECT MAX(me.last_read_message_id, {target}) AS pointer,
-               (SELECT COUNT(*) FROM messages x WHERE x.chat_id = ?1 AND x.is_deleted = 0
-                  AND x.id > me.last_read_message_id AND x.id <= {target}
-                  AND (x.sender_id IS NULL OR x.sender_id != ?2)) AS marked,
-               (?3 IS NULL OR EXISTS (SELECT 1 FROM messages WHERE id = ?3 AND chat_id = ?1))
-                 AS target_ok
-             FROM chat_members me WHERE me.chat_id = ?1 AND me.user_id = ?2"
-        ),
-        args![chat_id, user_id, message_id],
-    )?;
-    let guard = format!(
-        "EXISTS (SELECT 1 FROM chat_members WHERE chat_id = ?1 AND user_id = ?2
-                 AND last_read_message_id < {target})"
-    );
-    let mut sts = events::append(
-        db,
-        chat_id,
-        NewEvent {
-            kind: "read_receipt",
-            message: EventRef::Expr(
-                "SELECT last_read_message_id FROM chat_members WHERE chat_id = ? AND user_id = ?"
-                    .into(),
-                args![chat_id, user_id],
-            ),
-            user_id: Some(user_id),
-            data: None,
-        },
-        Some((&guard, args![chat_id, user_id, message_id])),
-        now,
-    )?;
-    sts.insert(
-        1,
-        db.stmt(
-            &format!(
-                "UPDATE chat_members SET last_read_message_id = {target}
-                 WHERE chat_id = ?1 AND user_id = ?2 AND last_read_message_id < {target}
-                   AND EXISTS (SELECT 1 FROM chats WHERE id = ?1 AND {PENDING})"
-            ),
-            args![chat_id, user_id, message_id],
-        )?,
-    );
-    sts.insert(0, before);
-    sts.push(events::seq_stmt(db, chat_id)?);
-    let res = db.batch(sts).await?;
-    let marked: MarkedRow = first_row(&res[0])?.unwrap_or(MarkedRow {
-        pointer: 0,
-        marked: 0,
-        target_ok: 0,
-    });
-    let seq = if changes(&res[1]) > 0 {
-        Some(events::read_seq(&res[res.len() - 1])?)
-    } else {
-        None
-    };
-    Ok((marked, seq))
 }

@@ -1,24 +1,33 @@
 //! The storage layer: every SQL statement of the worker lives under this module, one documented
-//! function per query, every value bound (never formatted into SQL).
+//! function per query, every value bound to a numbered `?N` parameter (never formatted into
+//! SQL). Storage depends only on the foundation (`error`, `domain`); nothing here knows about
+//! HTTP handlers or JSON shapes.
 //!
-//! `Db` wraps the D1 binding and counts sequential round trips and their time, which the
-//! responder reports as `Server-Timing: d1;desc="<trips>";dur=<ms>` on every API response.
+//! `Db` wraps the D1 binding and counts sequential round trips, their time and the rows D1
+//! reports read and written, which the responder reports in `Server-Timing`. Statements are
+//! run through a `Batch` (batch.rs): push a statement, get a typed handle, read that handle's
+//! rows or changes after the round trip.
 
+pub mod batch;
 pub mod chats;
 pub mod events;
+pub mod members;
 pub mod messages;
-pub mod rooms;
+pub mod reactions;
+pub mod receipts;
 pub mod users;
 
 use std::cell::Cell;
 
-use serde::de::DeserializeOwned;
+use serde::{Deserialize, Deserializer};
 use wasm_bindgen::JsValue;
 use worker::{D1Database, D1PreparedStatement, D1Result};
 
+pub use batch::{Batch, Exec, Results, Rows};
+
 use crate::error::{ApiError, ApiResult};
 
-/// A value bound to a `?` placeholder.
+/// A value bound to a `?N` placeholder.
 #[derive(Clone, Debug)]
 pub enum Arg {
     Int(i64),
@@ -51,6 +60,16 @@ impl From<&String> for Arg {
         Arg::Text(v.clone())
     }
 }
+impl From<crate::domain::ChatKind> for Arg {
+    fn from(v: crate::domain::ChatKind) -> Self {
+        Arg::Text(v.as_str().to_string())
+    }
+}
+impl From<crate::domain::EventKind> for Arg {
+    fn from(v: crate::domain::EventKind) -> Self {
+        Arg::Text(v.as_str().to_string())
+    }
+}
 impl<T: Into<Arg>> From<Option<T>> for Arg {
     fn from(v: Option<T>) -> Self {
         v.map(Into::into).unwrap_or(Arg::Null)
@@ -69,95 +88,170 @@ impl Arg {
     }
 }
 
-/// `args![a, b, c]` → `Vec<Arg>`.
+/// `args![a, b, c]` → `Vec<Arg>`, bound to `?1, ?2, ?3`.
 #[macro_export]
 macro_rules! args {
     ($($v:expr),* $(,)?) => { vec![$($crate::storage::Arg::from($v)),*] };
 }
 
+/// What one request cost in D1.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct Cost {
+    /// Sequential round trips.
+    pub trips: u32,
+    /// Their total time, ms.
+    pub millis: f64,
+    /// Rows read plus rows written, as D1 reports them in each result's metadata.
+    pub rows: u64,
+}
+
 pub struct Db {
     d1: D1Database,
-    trips: Cell<u32>,
-    millis: Cell<f64>,
+    cost: Cell<Cost>,
 }
 
 impl Db {
     pub fn new(d1: D1Database) -> Self {
         Db {
             d1,
-            trips: Cell::new(0),
-            millis: Cell::new(0.0),
+            cost: Cell::new(Cost::default()),
         }
     }
 
-    /// Sequential D1 round trips so far, and their total time in ms.
-    pub fn round_trips(&self) -> (u32, f64) {
-        (self.trips.get(), self.millis.get())
+    /// What this request cost so far.
+    pub fn cost(&self) -> Cost {
+        self.cost.get()
     }
 
-    /// Prepares `sql` with `args` bound in order.
-    pub fn stmt(&self, sql: &str, args: Vec<Arg>) -> ApiResult<D1PreparedStatement> {
+    /// Prepares `sql` with `args` bound to `?1..?N`.
+    fn stmt(&self, sql: &str, args: &[Arg]) -> ApiResult<D1PreparedStatement> {
         let values: Vec<JsValue> = args.iter().map(Arg::to_js).collect();
         Ok(self.d1.prepare(sql).bind(&values)?)
     }
 
-    async fn timed<T>(
-        &self,
-        fut: impl std::future::Future<Output = worker::Result<T>>,
-    ) -> ApiResult<T> {
+    /// Runs statements in one round trip, atomically (a D1 batch is one transaction), and
+    /// accounts for it.
+    async fn batch(&self, sts: Vec<D1PreparedStatement>) -> ApiResult<Vec<D1Result>> {
         let start = crate::time::now_ms_f64();
-        let out = fut.await;
-        self.trips.set(self.trips.get() + 1);
-        self.millis
-            .set(self.millis.get() + (crate::time::now_ms_f64() - start));
+        let out = self.d1.batch(sts).await;
+        let mut cost = self.cost.get();
+        cost.trips += 1;
+        cost.millis += crate::time::now_ms_f64() - start;
+        if let Ok(results) = &out {
+            cost.rows += results.iter().map(rows_touched).sum::<u64>();
+        }
+        self.cost.set(cost);
         out.map_err(|e| ApiError::Internal(format!("D1: {e}")))
     }
 
-    /// One round trip returning every row.
-    pub async fn all<T: DeserializeOwned>(&self, st: D1PreparedStatement) -> ApiResult<Vec<T>> {
-        let res = self.timed(st.all()).await?;
-        rows(&res)
-    }
-
-    /// One round trip returning the first row, if any.
-    pub async fn first<T: DeserializeOwned>(
+    /// One statement in its own round trip, returning its rows.
+    pub async fn all<T: serde::de::DeserializeOwned>(
         &self,
-        st: D1PreparedStatement,
+        sql: &str,
+        args: Vec<Arg>,
+    ) -> ApiResult<Vec<T>> {
+        let mut b = Batch::new(self);
+        let rows = b.query::<T>(sql, args)?;
+        b.run().await?.all(rows)
+    }
+
+    /// One statement in its own round trip, returning its first row.
+    pub async fn first<T: serde::de::DeserializeOwned>(
+        &self,
+        sql: &str,
+        args: Vec<Arg>,
     ) -> ApiResult<Option<T>> {
-        Ok(self.all(st).await?.into_iter().next())
-    }
-
-    /// One round trip for a statement whose rows are not needed; returns rows changed.
-    pub async fn run(&self, st: D1PreparedStatement) -> ApiResult<usize> {
-        let res = self.timed(st.run()).await?;
-        Ok(changes(&res))
-    }
-
-    /// Several statements in one round trip, atomically (a D1 batch is one transaction).
-    pub async fn batch(&self, sts: Vec<D1PreparedStatement>) -> ApiResult<Vec<D1Result>> {
-        self.timed(self.d1.batch(sts)).await
+        Ok(self.all(sql, args).await?.into_iter().next())
     }
 }
 
-/// Who is asking, for statements that depend on it (whose chats, whom to leave out).
-#[derive(Clone)]
+fn rows_touched(res: &D1Result) -> u64 {
+    res.meta()
+        .ok()
+        .flatten()
+        .map(|m| (m.rows_read.unwrap_or(0) + m.rows_written.unwrap_or(0)) as u64)
+        .unwrap_or(0)
+}
+
+/// A piece of SQL with its own arguments, numbered `?1..?k` within it. `compose` puts pieces
+/// together and renumbers their parameters so each value is bound once.
+#[derive(Clone, Debug)]
+pub struct Sql {
+    pub text: String,
+    pub args: Vec<Arg>,
+}
+
+impl Sql {
+    pub fn new(text: impl Into<String>, args: Vec<Arg>) -> Sql {
+        Sql {
+            text: text.into(),
+            args,
+        }
+    }
+
+    /// One bound value: `?1`.
+    pub fn value(v: impl Into<Arg>) -> Sql {
+        Sql::new("?1", vec![v.into()])
+    }
+
+    /// The text with every `?N` moved up by `offset`.
+    fn shifted(&self, offset: usize) -> String {
+        let mut out = String::with_capacity(self.text.len());
+        let mut chars = self.text.chars().peekable();
+        while let Some(c) = chars.next() {
+            out.push(c);
+            if c != '?' {
+                continue;
+            }
+            let mut digits = String::new();
+            while let Some(d) = chars.peek().filter(|d| d.is_ascii_digit()) {
+                digits.push(*d);
+                chars.next();
+            }
+            match digits.parse::<usize>() {
+                Ok(n) => out.push_str(&(n + offset).to_string()),
+                Err(_) => out.push_str(&digits),
+            }
+        }
+        out
+    }
+}
+
+/// `template` (binding `args` to its own `?1..?k`) with each `{}` replaced by the next of
+/// `parts`, their parameters renumbered to follow the template's and one another's.
+pub fn compose(template: &str, args: Vec<Arg>, parts: &[&Sql]) -> Sql {
+    let pieces: Vec<&str> = template.split("{}").collect();
+    assert_eq!(
+        pieces.len(),
+        parts.len() + 1,
+        "one part per {{}} in {template}"
+    );
+    let mut text = String::from(pieces[0]);
+    let mut args = args;
+    for (part, rest) in parts.iter().zip(&pieces[1..]) {
+        text.push_str(&part.shifted(args.len()));
+        args.extend(part.args.iter().cloned());
+        text.push_str(rest);
+    }
+    Sql { text, args }
+}
+
+/// Who a read is for (whose chats, whose unread counts, whom to leave out): a known user, or
+/// the holder of a live session resolved in SQL, so the read can run in the round trip that
+/// authenticates (an unknown session reads nothing).
+#[derive(Clone, Debug)]
 pub enum Viewer {
     User(i64),
-    /// The holder of a live session, resolved in SQL, so a read can run in the round trip that
-    /// authenticates (an unknown session reads nothing).
-    Session {
-        token_hash: String,
-        now: String,
-    },
+    Session { token_hash: String, now: String },
 }
 
 impl Viewer {
-    /// SQL for the viewer's user id, and its arguments.
-    pub fn sql(&self) -> (&'static str, Vec<Arg>) {
+    /// SQL for the viewer's user id.
+    pub fn sql(&self) -> Sql {
         match self {
-            Viewer::User(id) => ("?", args![*id]),
-            Viewer::Session { token_hash, now } => (
-                "(SELECT user_id FROM sessions WHERE token_hash = ? AND expires_at > ?)",
+            Viewer::User(id) => Sql::value(*id),
+            Viewer::Session { token_hash, now } => Sql::new(
+                "(SELECT user_id FROM sessions WHERE token_hash = ?1 AND expires_at > ?2)",
                 args![token_hash.as_str(), now.as_str()],
             ),
         }
@@ -170,33 +264,54 @@ impl From<i64> for Viewer {
     }
 }
 
-/// Rows of one statement's result.
-pub fn rows<T: DeserializeOwned>(res: &D1Result) -> ApiResult<Vec<T>> {
-    Ok(res.results::<T>()?)
-}
-
-/// First row of one statement's result.
-pub fn first_row<T: DeserializeOwned>(res: &D1Result) -> ApiResult<Option<T>> {
-    Ok(rows::<T>(res)?.into_iter().next())
-}
-
-/// Rows written by one statement of a batch.
-pub fn changes(res: &D1Result) -> usize {
-    res.meta()
-        .ok()
-        .flatten()
-        .and_then(|m| m.changes)
-        .unwrap_or(0)
+/// SQLite booleans are 0/1 integers: reads them as `bool`.
+pub fn int_bool<'de, D: Deserializer<'de>>(d: D) -> Result<bool, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum IntOrBool {
+        Int(i64),
+        Bool(bool),
+    }
+    Ok(match IntOrBool::deserialize(d)? {
+        IntOrBool::Int(i) => i != 0,
+        IntOrBool::Bool(b) => b,
+    })
 }
 
 /// The schema version row written by schema.sql; `None` when the schema is not applied.
 pub async fn schema_version(db: &Db) -> ApiResult<Option<i64>> {
-    #[derive(serde::Deserialize)]
+    #[derive(Deserialize)]
     struct Row {
         version: i64,
     }
     let row: Option<Row> = db
-        .first(db.stmt("SELECT version FROM schema_meta WHERE id = 1", vec![])?)
+        .first("SELECT version FROM schema_meta WHERE id = 1", vec![])
         .await?;
     Ok(row.map(|r| r.version))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn compose_renumbers_each_part_after_the_previous_ones() {
+        let viewer = Sql::new("(SELECT ?1 + ?2)", args![1, 2]);
+        let filter = Sql::new("a = ?1 OR b = ?1", args![3]);
+        let s = compose(
+            "x = {} AND {} LIMIT ?1 -- ?1 again",
+            args![10],
+            &[&viewer, &filter],
+        );
+        assert_eq!(
+            s.text,
+            "x = (SELECT ?2 + ?3) AND a = ?4 OR b = ?4 LIMIT ?1 -- ?1 again"
+        );
+        assert_eq!(s.args.len(), 4);
+        assert_eq!(
+            Sql::new("?10 ? ?2", vec![]).shifted(1),
+            "?11 ? ?3",
+            "multi-digit and bare marks"
+        );
+    }
 }

@@ -1,14 +1,13 @@
 //! Users, sessions and login-failure counters.
 
 use serde::Deserialize;
-use worker::D1PreparedStatement;
 
-use super::{first_row, Db, Viewer};
+use super::{compose, int_bool, Batch, Db, Rows, Viewer};
 use crate::args;
 use crate::error::ApiResult;
 
 /// A `users` row (without the password hash unless asked for).
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, PartialEq)]
 pub struct UserRow {
     pub id: i64,
     pub username: String,
@@ -23,7 +22,8 @@ pub struct LoginRow {
     #[serde(flatten)]
     pub user: UserRow,
     pub password: String,
-    pub is_active: i64,
+    #[serde(deserialize_with = "int_bool")]
+    pub is_active: bool,
 }
 
 pub const USER_COLUMNS: &str = "u.id, u.username, u.email, u.first_name, u.last_name";
@@ -53,10 +53,11 @@ pub async fn create_with_session(
     expires: &str,
 ) -> ApiResult<Option<UserRow>> {
     let lower = new.username.to_lowercase();
-    let insert_user = db.stmt(
+    let mut b = Batch::new(db);
+    let user = b.query(
         "INSERT INTO users (username, username_lower, password, email, first_name, last_name,
                             search_text, date_joined)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)
          ON CONFLICT (username_lower) DO NOTHING
          RETURNING id, username, email, first_name, last_name",
         args![
@@ -70,13 +71,19 @@ pub async fn create_with_session(
             now
         ],
     )?;
-    let insert_session = db.stmt(
+    b.exec(
         "INSERT INTO sessions (token_hash, user_id, created_at, expires_at)
-         SELECT ?, id, ?, ? FROM users WHERE username_lower = ? AND password = ?",
+         SELECT ?1, id, ?2, ?3 FROM users WHERE username_lower = ?4 AND password = ?5",
         args![token_hash, now, expires, lower.as_str(), new.password_hash],
     )?;
-    let res = db.batch(vec![insert_user, insert_session]).await?;
-    first_row(&res[0])
+    b.run().await?.first(user)
+}
+
+#[derive(Debug, Deserialize)]
+pub struct FailureRow {
+    pub key: String,
+    pub window_start: i64,
+    pub failures: i64,
 }
 
 /// Login lookup in one round trip: the account (if any) and the failure counters of its
@@ -88,40 +95,34 @@ pub async fn login_lookup(
     addr_key: &str,
     window_start_after: i64,
 ) -> ApiResult<(Option<LoginRow>, Vec<FailureRow>)> {
-    let user = db.stmt(
+    let mut b = Batch::new(db);
+    let user = b.query(
         "SELECT id, username, email, first_name, last_name, password, is_active
-         FROM users WHERE username_lower = ?",
+         FROM users WHERE username_lower = ?1",
         args![username_lower],
     )?;
-    let failures = db.stmt(
+    let failures = b.query(
         "SELECT key, window_start, failures FROM login_failures
-         WHERE key IN (?, ?) AND window_start > ?",
+         WHERE key IN (?1, ?2) AND window_start > ?3",
         args![user_key, addr_key, window_start_after],
     )?;
-    let res = db.batch(vec![user, failures]).await?;
-    Ok((first_row(&res[0])?, super::rows(&res[1])?))
-}
-
-#[derive(Debug, Deserialize)]
-pub struct FailureRow {
-    pub key: String,
-    pub window_start: i64,
-    pub failures: i64,
+    let res = b.run().await?;
+    Ok((res.first(user)?, res.all(failures)?))
 }
 
 /// Counts one failed login against each key, starting a new window where the old one ended.
 pub async fn record_login_failure(db: &Db, keys: &[&str], now: i64, window: i64) -> ApiResult<()> {
-    let mut sts = Vec::new();
+    let mut b = Batch::new(db);
     for key in keys {
-        sts.push(db.stmt(
+        b.exec(
             "INSERT INTO login_failures (key, window_start, failures) VALUES (?1, ?2, 1)
              ON CONFLICT (key) DO UPDATE SET
                failures = CASE WHEN window_start <= ?2 - ?3 THEN 1 ELSE failures + 1 END,
                window_start = CASE WHEN window_start <= ?2 - ?3 THEN ?2 ELSE window_start END",
             args![*key, now, window],
-        )?);
+        )?;
     }
-    db.batch(sts).await?;
+    b.run().await?;
     Ok(())
 }
 
@@ -136,69 +137,74 @@ pub async fn start_session(
     clear_key: &str,
     upgraded_hash: Option<&str>,
 ) -> ApiResult<()> {
-    let mut sts = vec![
-        db.stmt(
-            "INSERT INTO sessions (token_hash, user_id, created_at, expires_at) VALUES (?, ?, ?, ?)",
-            args![token_hash, user_id, now, expires],
-        )?,
-        db.stmt("DELETE FROM login_failures WHERE key = ?", args![clear_key])?,
-    ];
+    let mut b = Batch::new(db);
+    b.exec(
+        "INSERT INTO sessions (token_hash, user_id, created_at, expires_at)
+         VALUES (?1, ?2, ?3, ?4)",
+        args![token_hash, user_id, now, expires],
+    )?;
+    b.exec(
+        "DELETE FROM login_failures WHERE key = ?1",
+        args![clear_key],
+    )?;
     if let Some(hash) = upgraded_hash {
-        sts.push(db.stmt(
-            "UPDATE users SET password = ? WHERE id = ?",
+        b.exec(
+            "UPDATE users SET password = ?1 WHERE id = ?2",
             args![hash, user_id],
-        )?);
+        )?;
     }
-    db.batch(sts).await?;
+    b.run().await?;
     Ok(())
 }
 
-/// The statement finding the active user behind a live session's token hash.
-pub fn by_session_stmt(db: &Db, token_hash: &str, now: &str) -> ApiResult<D1PreparedStatement> {
-    db.stmt(
+/// Finds the active user behind a live session's token hash (no row: unknown, expired or
+/// revoked).
+pub fn by_session(b: &mut Batch, token_hash: &str, now: &str) -> ApiResult<Rows<UserRow>> {
+    b.query(
         &format!(
             "SELECT {USER_COLUMNS} FROM sessions s JOIN users u ON u.id = s.user_id
-             WHERE s.token_hash = ? AND s.expires_at > ? AND u.is_active = 1"
+             WHERE s.token_hash = ?1 AND s.expires_at > ?2 AND u.is_active = 1"
         ),
         args![token_hash, now],
     )
 }
 
-/// The active user behind a session token hash, if the session exists and has not expired.
-pub async fn by_session(db: &Db, token_hash: &str, now: &str) -> ApiResult<Option<UserRow>> {
-    db.first(by_session_stmt(db, token_hash, now)?).await
-}
-
 /// Revokes one session (logout).
 pub async fn delete_session(db: &Db, token_hash: &str) -> ApiResult<()> {
-    db.run(db.stmt(
-        "DELETE FROM sessions WHERE token_hash = ?",
+    let mut b = Batch::new(db);
+    b.exec(
+        "DELETE FROM sessions WHERE token_hash = ?1",
         args![token_hash],
-    )?)
-    .await?;
+    )?;
+    b.run().await?;
     Ok(())
 }
 
 /// User search: `q` (lowercased) anywhere in username, first/last name or email; active users
-/// other than the caller; exact username matches first, then by username; at most `limit`.
+/// other than the viewer; exact username matches first, then by username; at most `limit`.
 /// `instr`, not `LIKE`: D1 refuses LIKE patterns over 50 bytes, and `q` may be 150 characters.
-pub fn search_stmt(
-    db: &Db,
+pub fn search(
+    b: &mut Batch,
     q_lower: &str,
     exclude: &Viewer,
     limit: u32,
-) -> ApiResult<D1PreparedStatement> {
-    let (exclude_sql, exclude_args) = exclude.sql();
-    let mut a = args![q_lower];
-    a.extend(exclude_args);
-    a.extend(args![q_lower, limit as i64]);
-    db.stmt(
+) -> ApiResult<Rows<UserRow>> {
+    let s = compose(
         &format!(
             "SELECT {USER_COLUMNS} FROM users u
-             WHERE instr(u.search_text, ?) > 0 AND u.id != {exclude_sql} AND u.is_active = 1
-             ORDER BY (u.username_lower = ?) DESC, u.username_lower
-             LIMIT ?"
+             WHERE instr(u.search_text, ?1) > 0 AND u.id != {{}} AND u.is_active = 1
+             ORDER BY (u.username_lower = ?1) DESC, u.username_lower
+             LIMIT ?2"
         ),
-        a,
-    )
+        args![q_lower, limit as i64],
+        &[&exclude.sql()],
+    );
+    b.query(&s.text, s.args)
+}
+
+/// The active user behind a live session's token hash, in its own round trip.
+pub async fn session_user(db: &Db, token_hash: &str, now: &str) -> ApiResult<Option<UserRow>> {
+    let mut b = Batch::new(db);
+    let user = by_session(&mut b, token_hash, now)?;
+    b.run().await?.first(user)
 }

@@ -347,6 +347,67 @@ impl App {
         r.body
     }
 
+    /// GET of an absolute URL the API returned (a paging link) with `token`.
+    pub async fn get_url(&self, url: &str, token: &str) -> Resp {
+        let resp = self.http.get(url).bearer_auth(token).send().await;
+        Self::read(resp.expect("request reaches the worker")).await
+    }
+
+    /// `who` creates (or gets) the DM with `other`; the response (any status).
+    pub async fn try_dm(&self, who: &User, other: &User) -> Resp {
+        let body = json!({"chat_type": "dm", "member_ids": [other.id]});
+        self.post("/messages/api/chats/", &who.token, body).await
+    }
+
+    /// Registers fresh users named after `prefixes` (see `user`).
+    pub async fn users<const N: usize>(&self, prefixes: [&str; N]) -> [User; N] {
+        let mut out = Vec::with_capacity(N);
+        for p in prefixes {
+            out.push(self.user(p).await);
+        }
+        out.try_into().expect("N users")
+    }
+
+    /// `who` edits message `id` to `text` (PATCH); the response.
+    pub async fn edit(&self, who: &User, id: i64, text: &str) -> Resp {
+        let path = format!("/messages/api/messages/{id}/");
+        self.patch(&path, &who.token, json!({ "content": text }))
+            .await
+    }
+
+    /// `who` toggles `emoji` on message `id`; the response.
+    pub async fn react(&self, who: &User, id: i64, emoji: &str) -> Resp {
+        let path = format!("/messages/api/messages/{id}/reactions/");
+        self.post(&path, &who.token, json!({ "emoji": emoji }))
+            .await
+    }
+
+    /// `who` marks `chat` read with `body` (`{}` or `{"message_id": N}`); the response.
+    pub async fn mark_read(&self, who: &User, chat: i64, body: Value) -> Resp {
+        let path = format!("/messages/api/chats/{chat}/mark-as-read/");
+        self.post(&path, &who.token, body).await
+    }
+
+    /// `who` adds `user_ids` (a JSON list) to `chat`; the response.
+    pub async fn add_members(&self, who: &User, chat: i64, user_ids: Value) -> Resp {
+        let path = format!("/messages/api/chats/{chat}/members/add/");
+        self.post(&path, &who.token, json!({ "user_ids": user_ids }))
+            .await
+    }
+
+    /// `who` renames `chat` to `title` (PATCH); the response.
+    pub async fn rename(&self, who: &User, chat: i64, title: &str) -> Resp {
+        let path = format!("/messages/api/chats/{chat}/");
+        self.patch(&path, &who.token, json!({ "title": title }))
+            .await
+    }
+
+    /// `who` removes `user` from `chat` (leaving when it is themself); the response.
+    pub async fn remove_member(&self, who: &User, chat: i64, user: i64) -> Resp {
+        let path = format!("/messages/api/chats/{chat}/members/{user}/remove/");
+        self.delete(&path, &who.token).await
+    }
+
     /// `who` sends `text` to `chat`; must be 201. The message JSON.
     pub async fn send(&self, who: &User, chat: i64, text: &str) -> Value {
         let r = self

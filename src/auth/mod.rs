@@ -1,181 +1,22 @@
-//! Authentication (SPEC §3): register, login, logout, me; resolving a request's user from its
-//! bearer token or session cookie; the CSRF rule; failed-login rate limiting.
+//! Authentication: register, login, logout, me. Who is asking (credentials, the
+//! CSRF rule, authenticating in the handler's round trip) is `session.rs`.
 
-use serde::de::DeserializeOwned;
+mod session;
+
 use serde_json::json;
-use worker::{D1PreparedStatement, D1Result, Method, Response};
+use worker::Response;
 
 use crate::crypto::{self, Verified};
 use crate::error::{ApiError, ApiResult};
 use crate::http::{self, Cx, Input};
-use crate::storage::chats::{self, MemberChat};
-use crate::storage::first_row;
 use crate::storage::users::{self, NewUser, UserRow};
-use crate::storage::Viewer;
 use crate::time;
-use crate::users::with_email;
+use crate::views::UserWithEmail;
 
-/// Django's session cookie name, so a browser app written for Django needs no change.
-pub const SESSION_COOKIE: &str = "sessionid";
-
-/// The authenticated caller.
-pub struct Caller {
-    pub user: UserRow,
-    pub token_hash: String,
-    pub via_cookie: bool,
-}
-
-/// Where the credentials of a request came from.
-enum Credential {
-    Header(String),
-    Cookie(String),
-}
-
-fn credential(cx: &Cx) -> ApiResult<Option<Credential>> {
-    if let Some(value) = cx.header("Authorization") {
-        let (scheme, token) = value.trim().split_once(' ').ok_or(ApiError::InvalidToken)?;
-        let token = token.trim();
-        if !(scheme.eq_ignore_ascii_case("bearer") || scheme.eq_ignore_ascii_case("token"))
-            || token.is_empty()
-        {
-            return Err(ApiError::InvalidToken);
-        }
-        return Ok(Some(Credential::Header(token.to_string())));
-    }
-    Ok(cx
-        .cookie(SESSION_COOKIE)
-        .filter(|c| !c.is_empty())
-        .map(Credential::Cookie))
-}
-
-/// The request's session token hash and whether it came from the cookie, or 401.
-/// Cookie-authenticated writes must pass the CSRF rule first.
-pub fn session(cx: &Cx) -> ApiResult<(String, bool)> {
-    let (token, via_cookie) = match credential(cx)? {
-        None => return Err(ApiError::Unauthenticated),
-        Some(Credential::Header(t)) => (t, false),
-        Some(Credential::Cookie(t)) => (t, true),
-    };
-    if via_cookie && is_unsafe(&cx.method) {
-        check_same_site(cx)?;
-    }
-    Ok((crypto::token_hash(&token), via_cookie))
-}
-
-/// The caller, or 401.
-pub async fn authenticate(cx: &Cx) -> ApiResult<Caller> {
-    Ok(authenticate_with(cx, |_| Ok(vec![])).await?.0)
-}
-
-/// The caller's session, for statements that resolve it in SQL.
-pub struct SessionRef<'a> {
-    pub token_hash: &'a str,
-    pub now: &'a str,
-}
-
-impl SessionRef<'_> {
-    /// The session's holder as the viewer of a chat page.
-    pub fn viewer(&self) -> Viewer {
-        Viewer::Session {
-            token_hash: self.token_hash.to_string(),
-            now: self.now.to_string(),
-        }
-    }
-}
-
-/// `authenticate`, with the handler's own reads in the same round trip: `reads` builds them
-/// (it may resolve the caller in SQL through the session); their results come back in order.
-/// They run whoever asks, so they must only read, and the handler may use what they return
-/// only once this returned Ok (401 otherwise).
-pub async fn authenticate_with(
-    cx: &Cx,
-    reads: impl FnOnce(&SessionRef) -> ApiResult<Vec<D1PreparedStatement>>,
-) -> ApiResult<(Caller, Vec<D1Result>)> {
-    let (token_hash, via_cookie) = session(cx)?;
-    let now = time::now_iso();
-    let mut sts = vec![users::by_session_stmt(&cx.db, &token_hash, &now)?];
-    sts.extend(reads(&SessionRef {
-        token_hash: &token_hash,
-        now: &now,
-    })?);
-    let mut res = cx.db.batch(sts).await?;
-    let user = first_row(&res[0])?.ok_or(ApiError::InvalidToken)?;
-    let extra = res.split_off(1);
-    Ok((
-        Caller {
-            user,
-            token_hash,
-            via_cookie,
-        },
-        extra,
-    ))
-}
-
-/// `authenticate_with` behind a gate: the first read is a statement over the session whose
-/// first row the request needs (a membership, an accessible message); none is 404 (SPEC §4: no
-/// existence leaks). The other reads' results follow.
-pub async fn gated<T: DeserializeOwned>(
-    cx: &Cx,
-    reads: impl FnOnce(&SessionRef) -> ApiResult<Vec<D1PreparedStatement>>,
-) -> ApiResult<(Caller, T, Vec<D1Result>)> {
-    let (caller, mut res) = authenticate_with(cx, reads).await?;
-    let gate = first_row(&res[0])?.ok_or(ApiError::NotFound)?;
-    Ok((caller, gate, res.split_off(1)))
-}
-
-/// The caller and their membership of `chat_id`, in one round trip: 401 without a valid
-/// session, 404 when the chat does not exist or the caller is not a member.
-pub async fn member(cx: &Cx, chat_id: i64) -> ApiResult<(Caller, MemberChat)> {
-    let (caller, chat, _) = member_with(cx, chat_id, |_| Ok(vec![])).await?;
-    Ok((caller, chat))
-}
-
-/// `member`, with the handler's own reads in the same round trip (see `authenticate_with`).
-pub async fn member_with(
-    cx: &Cx,
-    chat_id: i64,
-    reads: impl FnOnce(&SessionRef) -> ApiResult<Vec<D1PreparedStatement>>,
-) -> ApiResult<(Caller, MemberChat, Vec<D1Result>)> {
-    gated(cx, |s| {
-        let mut sts = vec![chats::membership_by_session(
-            &cx.db,
-            chat_id,
-            s.token_hash,
-            s.now,
-        )?];
-        sts.extend(reads(s)?);
-        Ok(sts)
-    })
-    .await
-}
-
-fn is_unsafe(m: &Method) -> bool {
-    !matches!(m, Method::Get | Method::Head | Method::Options)
-}
-
-/// The CSRF rule (SPEC §3): a browser request that says it comes from another site is
-/// refused. `Origin` decides when present (own origin or `ALLOWED_ORIGINS`); otherwise
-/// `Sec-Fetch-Site: cross-site` refuses. Non-browser clients send neither and pass.
-pub fn check_same_site(cx: &Cx) -> ApiResult<()> {
-    if let Some(origin) = cx.header("Origin") {
-        let origin = origin.trim().trim_end_matches('/');
-        if origin == cx.own_origin() || cx.settings.allowed_origins.iter().any(|o| o == origin) {
-            return Ok(());
-        }
-        return Err(ApiError::ForbiddenBecause(
-            "CSRF Failed: Origin checking failed - the request's Origin is not a trusted origin.",
-        ));
-    }
-    if cx
-        .header("Sec-Fetch-Site")
-        .is_some_and(|s| s.trim().eq_ignore_ascii_case("cross-site"))
-    {
-        return Err(ApiError::ForbiddenBecause(
-            "CSRF Failed: cross-site request refused.",
-        ));
-    }
-    Ok(())
-}
+pub use session::{
+    authenticate, authenticate_with, check_same_site, gated, member, member_with, session, Caller,
+    SessionRef, SESSION_COOKIE,
+};
 
 /// The `Set-Cookie` value for a session (`max_age` 0 clears it).
 pub fn session_cookie(cx: &Cx, token: &str, max_age: u64) -> String {
@@ -185,7 +26,7 @@ pub fn session_cookie(cx: &Cx, token: &str, max_age: u64) -> String {
 
 /// `{user, token}` with the session cookie set.
 fn signed_in(cx: &Cx, status: u16, user: &UserRow, token: &str) -> ApiResult<Response> {
-    let body = json!({ "user": with_email(user), "token": token });
+    let body = json!({ "user": UserWithEmail::of(user), "token": token });
     let resp = http::json(status, &body)?;
     resp.headers().append(
         "Set-Cookie",
@@ -357,7 +198,7 @@ pub async fn sign_in(cx: &Cx, username: &str, password: &str) -> ApiResult<(User
     }
 
     let verified = match &account {
-        Some(a) if a.is_active == 1 => crypto::check_password(password, &a.password).await?,
+        Some(a) if a.is_active => crypto::check_password(password, &a.password).await?,
         _ => {
             crypto::dummy_check(password).await?;
             Verified::No
@@ -405,7 +246,7 @@ pub async fn sign_out(cx: &Cx) -> ApiResult<()> {
 /// `GET /messages/api/auth/me/` — the caller: `UserSummary` plus `email`.
 pub async fn me(cx: &Cx) -> ApiResult<Response> {
     let caller = authenticate(cx).await?;
-    http::ok(&with_email(&caller.user))
+    http::ok(&UserWithEmail::of(&caller.user))
 }
 
 #[cfg(test)]
