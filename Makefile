@@ -34,7 +34,7 @@ WRANGLER := wrangler
 SOURCES := $(shell find src -name '*.rs') Cargo.toml Cargo.lock openapi.json
 
 .PHONY: help tools build dev test lint unit integration schema-local deploy-dry-run clean \
-	fuzz-tools fuzz fuzz-short bench web web-tools web-unit e2e chromium screenshots
+	fuzz-tools fuzz fuzz-short bench web web-tools web-unit e2e chromium screenshots bench-web
 
 help:
 	@echo "make dev    # run the worker locally on http://127.0.0.1:$(PORT) (state in $(STATE)/)"
@@ -120,6 +120,11 @@ chromium:
 e2e: tools build chromium
 	cd web && CHROMIUM=$(CHROMIUM) npx playwright test -c e2e/playwright.config.ts $(E2E_ARGS)
 
+## bench-web: page load → chat list / message list painted, and Enter → painted in another
+## browser (p50/p95), on its own local worker (web/bench/paint.ts). Part of make bench.
+bench-web: tools build chromium
+	cd web && CHROMIUM=$(CHROMIUM) node bench/paint.ts
+
 ## screenshots: the main states of the UI into docs/screenshots/ (shown in the README).
 screenshots: tools build chromium
 	cd web && E2E_SCREENSHOTS=1 CHROMIUM=$(CHROMIUM) npx playwright test -c e2e/playwright.config.ts screenshots.spec.ts
@@ -148,6 +153,7 @@ bench: tools build
 	rm -rf target/bench-state
 	cargo bench --bench edge --no-run
 	timeout --signal=INT --kill-after=30s $(BENCH_TIMEOUT) cargo bench --bench edge
+	$(MAKE) --no-print-directory bench-web
 
 clean:
 	rm -rf build web/dist target/test-state target/bench-state target/e2e-state $(STATE)

@@ -142,8 +142,9 @@ export class Messenger {
 
   // ------------------------------------------------------------ start
 
-  /** Signs in from the session, reads the settings, connects, loads the chat list. */
-  async init(): Promise<void> {
+  /** Signs in from the session, reads the settings, connects, loads the chat list, and opens
+   * `openChatId` (a link to a chat) if given. */
+  async init(openChatId: Id | null = null): Promise<void> {
     try {
       const [me, config] = await Promise.all([this.rest.me(), this.rest.config()]);
       this.set({ me, config });
@@ -163,7 +164,10 @@ export class Messenger {
       this.set({ transport: live.kind, connection: live.state });
       live.setVisible(this.state.visible);
       await this.refreshChats();
+      // Opening starts before the page sees `ready`, so it never shows the chat-less state.
+      const opening = openChatId !== null ? this.openChat(openChatId) : null;
       this.set({ phase: 'ready' });
+      await opening;
     } catch (e) {
       if (e instanceof ApiError && e.status === 401) {
         this.set({ phase: 'signed_out' });

@@ -80,6 +80,13 @@ test('375 px: chats and messages are two tabs, and the conversation stays live',
   await expect(a.locator('.chat-pane')).toBeHidden();
   await a.locator('#messages-tab').click();
   await expect(a.locator('#message-list')).toBeVisible();
+
+  // A link to the chat (the address keeps ?chat=) opens it, on the messages tab.
+  expect(new URL(a.url()).search).toBe(`?chat=${chatId}`);
+  await a.reload();
+  await expect(messageByText(ann, 'hello back')).toBeVisible();
+  await expect(a.locator('#messages-tab')).toHaveAttribute('aria-selected', 'true');
+  await expect(a).toHaveURL(new RegExp(`\\?chat=${chatId}$`));
 });
 
 test('names, titles and messages are text: markup and javascript: links stay inert', async ({ browser, server }) => {

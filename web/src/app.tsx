@@ -2,7 +2,7 @@
 //! connection banner and the toasts. State comes from the client library's `Messenger`; this
 //! file only renders it and turns clicks into its actions.
 
-import { useCallback, useEffect, useState } from 'preact/hooks';
+import { useCallback, useEffect, useRef, useState } from 'preact/hooks';
 import { totalUnread, type Id, type Messenger, type MessengerState } from '../../client/src/index.ts';
 import { ChatPane } from './chatpane.tsx';
 import { ConfirmDialog, MembersDialog, type ConfirmRequest } from './dialogs.tsx';
@@ -31,15 +31,14 @@ function setChatInUrl(id: Id | null): void {
 
 export function App({ messenger }: { messenger: Messenger }) {
   const state = useMessenger(messenger);
-  const [tab, setTab] = useState<'chats' | 'messages'>(chatFromUrl() ? 'messages' : 'chats');
+  // Read once: the address changes as chats open (setChatInUrl).
+  const linkedChat = useRef(chatFromUrl()).current;
+  const [tab, setTab] = useState<'chats' | 'messages'>(linkedChat ? 'messages' : 'chats');
   const [membersOpen, setMembersOpen] = useState(false);
   const [confirm, setConfirm] = useState<ConfirmRequest | null>(null);
 
   useEffect(() => {
-    void messenger.init().then(() => {
-      const id = chatFromUrl();
-      if (id !== null && messenger.state.phase === 'ready') void messenger.openChat(id);
-    });
+    void messenger.init(linkedChat);
     const onVisibility = () => messenger.setVisible(document.visibilityState === 'visible');
     const onOnline = () => messenger.reconnectNow();
     document.addEventListener('visibilitychange', onVisibility);
@@ -67,10 +66,11 @@ export function App({ messenger }: { messenger: Messenger }) {
 
   // A chat that went away (deleted, left) closes its dialogs.
   useEffect(() => {
+    if (state.phase !== 'ready') return;
     if (!chat) setMembersOpen(false);
     setChatInUrl(state.openChatId);
     if (state.openChatId === null) setTab('chats');
-  }, [state.openChatId, !!chat]);
+  }, [state.phase, state.openChatId, !!chat]);
 
   const open = useCallback(
     (id: Id) => {
