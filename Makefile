@@ -93,7 +93,7 @@ export PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD := 1
 CHROMIUM ?= /usr/bin/chromium
 E2E_ARGS ?=
 
-web: web/dist/.built
+web: web/.built
 
 web-tools: web/node_modules/.installed
 
@@ -101,7 +101,7 @@ web/node_modules/.installed: web/package.json web/package-lock.json
 	cd web && npm ci --no-audit --no-fund --loglevel=error
 	@touch $@
 
-web/dist/.built: web/node_modules/.installed $(WEB_SOURCES)
+web/.built: web/node_modules/.installed $(WEB_SOURCES)
 	cd web && node build.mjs
 	@touch $@
 

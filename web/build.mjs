@@ -91,6 +91,8 @@ const manifest = {
   emoji_data: `/messages/static/${emojiName}`,
 };
 writeFileSync(join(staticDir, 'manifest.json'), JSON.stringify(manifest, null, 2) + '\n');
+// Build bookkeeping is not a public file.
+writeFileSync(join(dist, '.assetsignore'), '.assetsignore\n_headers\n');
 writeFileSync(
   join(dist, '_headers'),
   `# Written by web/build.mjs. Hashed names change with their content: cache them for a year.
