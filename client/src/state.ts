@@ -272,12 +272,18 @@ function settlePending(pending: PendingSend[], m: Message, me: Id): PendingSend[
   return rest.length === pending.length ? pending : rest;
 }
 
-/** Puts a stored message in place (insert or replace by id). */
+/**
+ * Puts a stored message in place (insert or replace by id). Read pointers only move forward,
+ * so `read_by` is the union of what is held and what arrives: a REST answer that left the
+ * server before a read receipt must not take that reader away.
+ */
 function putMessage(messages: Message[], m: Message): Message[] {
   const i = messages.findIndex((x) => x.id === m.id);
   if (i < 0) return sortById([...messages, m]);
+  const held = messages[i]!;
+  const readBy = held.read_by.some((id) => !m.read_by.includes(id)) ? [...new Set([...m.read_by, ...held.read_by])] : m.read_by;
   const out = [...messages];
-  out[i] = m;
+  out[i] = readBy === m.read_by ? m : { ...m, read_by: readBy };
   return out;
 }
 

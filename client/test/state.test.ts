@@ -225,6 +225,18 @@ describe('messages', () => {
     assert.equal(s.pending.length, 1);
   });
 
+  test('a late REST answer does not take away a read receipt that arrived first', () => {
+    let s = addPending(emptyMessages(1), { client_id: 'c1', content: 'hi', created_at: at(1), status: 'sending' });
+    const stored = message(7, { sender: user(ME), client_id: 'c1', content: 'hi', read_by: [ME] });
+    // The socket is quicker than the POST's answer: the message, then the other's receipt.
+    s = applyMessageEvent(s, { type: 'new_message', chat_id: 1, seq: 7, message: stored }, ME);
+    s = applyMessageEvent(s, { type: 'read_receipt', chat_id: 1, seq: 8, user_id: 2, last_read_message_id: 7 }, ME);
+    s = applyOwnMessage(s, stored, ME);
+    assert.equal(readStatus(s.messages[0]!, ME).status, 'read');
+    s = mergeMessagePage(s, page([stored]), ME, { older: false });
+    assert.deepEqual(s.messages[0]!.read_by, [ME, 2]);
+  });
+
   test('a page does not overwrite a newer edit that arrived live', () => {
     let s = mergeMessagePage(emptyMessages(1), page([message(1)]), ME, { older: false });
     s = applyMessageEvent(s, { type: 'message_updated', chat_id: 1, seq: 3, message: message(1, { content: 'new', updated_at: at(60) }) }, ME);
