@@ -3,6 +3,7 @@
 #   make test   install what is missing, then fmt, clippy, unit and integration tests, short fuzz
 #   make fuzz   Schemathesis against a fresh local worker and the schema it serves (~6 min)
 #   make bench  install what is missing, then measure REST, WebSocket fan-out and bundle size
+#   make web    build the web UI into web/dist/ (part of make build); make e2e runs its browser tests
 # Every install step checks what is already there, so repeat runs are quick; each prints one line
 # saying what it found or what it is doing (a cold first run compiles the cargo tools for 4-11 minutes).
 
@@ -39,7 +40,8 @@ WRANGLER := wrangler
 SOURCES := $(shell find src -name '*.rs') Cargo.toml Cargo.lock openapi.json
 
 .PHONY: help tools rust-tools node build dev test test-steps lint unit integration schema-local \
-	deploy-dry-run clean fuzz-tools fuzz fuzz-short bench bench-run
+	deploy-dry-run clean fuzz-tools fuzz fuzz-short bench bench-run web web-tools web-unit e2e \
+	chromium screenshots bench-web
 
 help:
 	@echo "make dev    # run the worker locally on http://127.0.0.1:$(PORT) (state in $(STATE)/)"
@@ -81,8 +83,9 @@ node_modules/.installed: package.json package-lock.json
 node: node_modules/.installed
 	@scripts/node-path.sh $(NODE_BIN)
 
-## build: the worker bundle in build/, rebuilt only when a source changed (wrangler runs this too).
-build: build/worker/shim.mjs
+## build: the worker bundle in build/ and the web UI in web/dist/, each rebuilt only when one of
+## its sources changed (wrangler runs this too, on every start).
+build: build/worker/shim.mjs web
 
 build/worker/shim.mjs: $(SOURCES)
 	@echo "build: worker-build --release (a first build 1-2 min on 2 cores, later ones incremental)"
@@ -101,7 +104,7 @@ schema-local: tools
 test:
 	@scripts/same-tree.sh "make test" $(MAKE) --no-print-directory test-steps
 
-test-steps: tools build lint unit integration fuzz-short
+test-steps: tools build lint unit web-unit integration e2e fuzz-short
 
 lint:
 	cargo fmt --all -- --check
@@ -115,6 +118,52 @@ unit:
 integration: build
 	rm -rf target/test-state
 	cargo test --test '*'
+
+## web: the web UI (SPEC §11): REST types from openapi.json, a type check, the esbuild bundle
+## with hashed names and its size budget (web/build.mjs). Its npm packages live in web/ (their own
+## lock file); Playwright there never downloads a browser: it drives Debian's chromium.
+WEB_SOURCES := $(shell find web/src client/src client/test web/test web/e2e -type f -not -name schema.d.ts 2>/dev/null) \
+	web/build.mjs web/tsconfig.json openapi.json
+export PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD := 1
+CHROMIUM ?= /usr/bin/chromium
+E2E_ARGS ?=
+
+web: web/.built
+
+web-tools: web/node_modules/.installed
+
+web/node_modules/.installed: web/package.json web/package-lock.json | node
+	@echo "tools: npm ci in web/: esbuild, Preact, openapi-typescript, Playwright (no browser), as web/package-lock.json pins them (~20 s)"
+	cd web && npm ci --no-audit --no-fund --loglevel=error
+	@touch $@
+
+web/.built: web/node_modules/.installed $(WEB_SOURCES)
+	cd web && node build.mjs
+	@touch $@
+
+## web-unit: the client library's and the pages' unit tests (Node's test runner).
+web-unit: web/node_modules/.installed
+	cd web && node --test --test-reporter=spec ../client/test/*.test.ts test/*.test.ts
+
+## chromium: Debian's chromium (and a colour emoji font) for the browser tests, when missing.
+chromium:
+	@test -x $(CHROMIUM) && dpkg -s fonts-noto-color-emoji >/dev/null 2>&1 || { \
+	  echo "installing chromium and fonts-noto-color-emoji (apt-get)"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium fonts-noto-color-emoji >/dev/null; }
+
+## e2e: Playwright, two users in two browser contexts, against a real local worker that the
+## tests start themselves (own state folder under target/, free ports). E2E_ARGS=--grep=...
+e2e: tools build chromium
+	cd web && CHROMIUM=$(CHROMIUM) npx playwright test -c e2e/playwright.config.ts $(E2E_ARGS)
+
+## bench-web: page load → chat list / message list painted, and Enter → painted in another
+## browser (p50/p95), on its own local worker (web/bench/paint.ts). Part of make bench.
+bench-web: tools build chromium
+	cd web && CHROMIUM=$(CHROMIUM) node bench/paint.ts
+
+## screenshots: the main states of the UI into docs/screenshots/ (shown in the README).
+screenshots: tools build chromium
+	cd web && E2E_SCREENSHOTS=1 CHROMIUM=$(CHROMIUM) npx playwright test -c e2e/playwright.config.ts screenshots.spec.ts
 
 ## fuzz-tools: Schemathesis in target/fuzz-venv, installed only when missing or another version.
 fuzz-tools:
@@ -147,6 +196,7 @@ bench-run: tools build
 	rm -rf target/bench-state
 	cargo bench --bench edge --no-run
 	timeout --signal=INT --kill-after=30s $(BENCH_TIMEOUT) cargo bench --bench edge
+	$(MAKE) --no-print-directory bench-web
 
 clean:
-	rm -rf build target/test-state target/bench-state $(STATE) .tools
+	rm -rf build web/dist target/test-state target/bench-state target/e2e-state $(STATE) .tools

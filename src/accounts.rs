@@ -21,7 +21,8 @@ const MIN_PASSWORD: usize = 8;
 /// Longest first or last name.
 const MAX_NAME: usize = 150;
 
-fn session_cookie(cx: &Cx, token: &str, max_age: u64) -> String {
+/// The `Set-Cookie` value of a session (`max_age` 0 clears it).
+pub fn session_cookie(cx: &Cx, token: &str, max_age: u64) -> String {
     let name = auth::cookie_name(cx);
     let secure = if cx.is_https() { "; Secure" } else { "" };
     format!("{name}={token}; Path=/; Max-Age={max_age}; HttpOnly; SameSite=Lax{secure}")
@@ -176,11 +177,17 @@ pub async fn sign_up(cx: &Cx, r: &Registration) -> ApiResult<(UserRow, String)> 
     Ok((user, token))
 }
 
+/// Registration from a request body, shared by the API and the sign-up page (`pages.rs`):
+/// the new user and a session token.
+pub async fn create_account(cx: &Cx, input: Input) -> ApiResult<(UserRow, String)> {
+    let r = read_registration(input)?;
+    sign_up(cx, &r).await
+}
+
 /// `POST /messages/api/auth/register/` — creates the account and signs it in (201).
 pub async fn register(cx: &Cx) -> ApiResult<Response> {
     auth::check_same_site(cx)?;
-    let r = read_registration(cx.form_or_json()?)?;
-    let (user, token) = sign_up(cx, &r).await?;
+    let (user, token) = create_account(cx, cx.form_or_json()?).await?;
     signed_in(cx, 201, &user, &token)
 }
 
@@ -250,13 +257,19 @@ pub async fn login(cx: &Cx) -> ApiResult<Response> {
     signed_in(cx, 200, &user, &token)
 }
 
-/// Ends this session (`all: false`) or every session of the caller, closes their sockets at
-/// once, and clears the cookie: 204.
-async fn sign_out(cx: &Cx, all: bool) -> ApiResult<Response> {
+/// Ends this session (`all: false`) or every session of the caller, and closes their sockets
+/// at once (shared by the API and the sign-out page).
+pub async fn end_session(cx: &Cx, all: bool) -> ApiResult<()> {
     let caller = auth::authenticate(cx).await?;
     let only = (!all).then_some(caller.token_hash.as_str());
     let chats = users::end_sessions(&cx.db, caller.user.id, only).await?;
     realtime::sign_out(cx, caller.user.id, only, &chats).await;
+    Ok(())
+}
+
+/// `end_session`, then 204 clearing the cookie.
+async fn sign_out(cx: &Cx, all: bool) -> ApiResult<Response> {
+    end_session(cx, all).await?;
     let resp = http::no_content()?;
     resp.headers()
         .append("Set-Cookie", &session_cookie(cx, "", 0))?;

@@ -122,7 +122,8 @@ impl Cx {
         })
     }
 
-    fn media_type(&self) -> Option<String> {
+    /// The request's media type, lower-cased, without parameters.
+    pub fn media_type(&self) -> Option<String> {
         self.header("Content-Type").map(|ct| {
             ct.split(';')
                 .next()

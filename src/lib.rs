@@ -16,6 +16,7 @@ pub mod health;
 pub mod http;
 pub mod members;
 pub mod messages;
+pub mod pages;
 pub mod reactions;
 pub mod realtime;
 pub mod receipts;

@@ -11,7 +11,7 @@ use worker::Response;
 use crate::error::{ApiError, ApiResult};
 use crate::http::{path_id, Cx};
 use crate::{
-    accounts, chats, health, members, messages, reactions, realtime, receipts, schema, users,
+    accounts, chats, health, members, messages, pages, reactions, realtime, receipts, schema, users,
 };
 
 /// A handler, given the request and the path's ids in order.
@@ -42,7 +42,9 @@ macro_rules! h {
 #[rustfmt::skip]
 pub const ROUTES: &[Route] = &[
     Route { path: "/healthz/", methods: &[("GET", h!(|cx, p| health::check(cx))), ("HEAD", h!(|cx, p| health::check(cx)))] },
-    Route { path: "/login/", methods: &[("POST", h!(|cx, p| accounts::login(cx)))] },
+    // The sign-in page (pages.rs): GET is the form; a browser's form POST signs in and
+    // redirects, any other POST is the API's login alias.
+    Route { path: "/login/", methods: &[("GET", h!(|cx, p| pages::login_form(cx))), ("POST", h!(|cx, p| pages::login(cx)))] },
     Route { path: "/messages/api/schema/", methods: &[("GET", h!(|cx, p| schema::get()))] },
     Route { path: "/messages/api/auth/register/", methods: &[("POST", h!(|cx, p| accounts::register(cx)))] },
     Route { path: "/messages/api/auth/login/", methods: &[("POST", h!(|cx, p| accounts::login(cx)))] },
@@ -107,7 +109,9 @@ pub async fn route(cx: &Cx) -> ApiResult<Response> {
             }),
         };
     }
-    Err(ApiError::NotFound)
+    // Pages (`/messages/`, `/signup/`, `/logout/`), HTML for browsers and not in the API
+    // schema; anything else is 404.
+    pages::route(cx, path).await
 }
 
 #[cfg(test)]

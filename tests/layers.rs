@@ -26,6 +26,7 @@ const LAYERS: &[&[&str]] = &[
         "receipts",
         "health",
         "schema",
+        "pages",
     ],
     &["routes"],
     &["lib"],
@@ -36,6 +37,7 @@ const SIDEWAYS: &[(&str, &str)] = &[
     ("chats", "members"),
     ("messages", "chats"),
     ("reactions", "messages"),
+    ("pages", "accounts"),
 ];
 
 /// `crate::X` references of every top-level module of `src/`.

@@ -353,6 +353,12 @@ async fn real_answers_match_the_documented_responses_within_the_d1_budget() {
     let r = App::read(login_form).await;
     assert_eq!(r.status, 400);
     check("post", "/login/", &r);
+    // The sign-in page (SPEC §11) is HTML; without a session cookie it reads nothing.
+    let r = app
+        .call(Method::GET, "/login/?next=/messages/", None, None)
+        .await;
+    assert_eq!(r.status, 200);
+    check("get", "/login/", &r);
     let r = app.get("/messages/api/auth/me/", &ann.token).await;
     check("get", "/messages/api/auth/me/", &r);
     let r = app
@@ -574,10 +580,11 @@ async fn real_answers_match_the_documented_responses_within_the_d1_budget() {
     }
     let over: Vec<_> = seen.iter().filter(|s| s.3 > budget(&s.0)).collect();
     assert!(over.is_empty(), "over the D1 round-trip budget: {over:?}");
-    // The count is real: every success but the schema's (served from memory) went to D1.
+    // The count is real: every success but the schema's (served from memory) and the sign-in
+    // page's (no session cookie sent) went to D1.
     let free: Vec<_> = seen
         .iter()
-        .filter(|s| s.3 == 0 && s.2 < 300 && s.1 != "/messages/api/schema/")
+        .filter(|s| s.3 == 0 && s.2 < 300 && s.1 != "/messages/api/schema/" && s.1 != "/login/")
         .collect();
     assert!(free.is_empty(), "requests that claim no D1 work: {free:?}");
     // Every documented operation was walked.

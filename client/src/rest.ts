@@ -1,0 +1,188 @@
+//! Typed REST calls for the whole API (SPEC §2–§6). Paths, parameters and bodies are checked
+//! against the types generated from openapi.json, so the client and the server cannot drift.
+//! A refusal throws an `ApiError` carrying the status and the API's message; nothing here
+//! touches the DOM.
+
+import createClient from 'openapi-fetch';
+import { ApiError } from './errors.ts';
+import type { paths } from './schema.d.ts';
+import {
+  DEFAULT_CONFIG,
+  type Chat,
+  type ChatPage,
+  type Id,
+  type Message,
+  type MessagePage,
+  type Reaction,
+  type UiConfig,
+  type UserWithEmail,
+} from './types.ts';
+
+export { ApiError };
+
+export interface RestOptions {
+  /** Where the worker is; '' (the default) means this page's origin. */
+  baseUrl?: string;
+  /** A bearer token for non-browser clients; browsers use the session cookie. */
+  token?: string;
+  fetch?: typeof fetch;
+}
+
+/** `/messages/api/events/` answers (SPEC §9); not yet in openapi.json. */
+export interface EventsPage {
+  events: Array<Record<string, unknown>>;
+  cursor: string;
+  has_more: boolean;
+  typing?: Id[];
+}
+
+export type Rest = ReturnType<typeof createRest>;
+
+export function createRest(options: RestOptions = {}) {
+  const baseUrl = options.baseUrl ?? '';
+  const doFetch = options.fetch ?? ((input: RequestInfo | URL, init?: RequestInit) => globalThis.fetch(input, init));
+  const headers: Record<string, string> = {};
+  if (options.token) headers.Authorization = `Bearer ${options.token}`;
+  const api = createClient<paths>({ baseUrl, headers, fetch: doFetch, credentials: 'same-origin' });
+
+  /** Unwraps an openapi-fetch answer: its data (typed from openapi.json), or an ApiError. */
+  async function ok<D>(call: Promise<{ data?: D; error?: unknown; response: Response }>): Promise<D> {
+    let result;
+    try {
+      result = await call;
+    } catch (e) {
+      if (e instanceof DOMException && e.name === 'AbortError') throw e;
+      throw new ApiError(0, 'Cannot reach the server. Check your connection.');
+    }
+    const { data, error, response } = result;
+    if (!response.ok) throw ApiError.fromBody(response.status, error, retryAfterOf(response));
+    return data as D;
+  }
+
+  /** Paths the generated types do not have yet (SPEC §9 events, the UI config). */
+  async function raw<T>(path: string, init: RequestInit = {}): Promise<T> {
+    let response: Response;
+    try {
+      response = await doFetch(baseUrl + path, {
+        credentials: 'same-origin',
+        ...init,
+        headers: { Accept: 'application/json', ...headers, ...(init.headers as Record<string, string>) },
+      });
+    } catch (e) {
+      if (e instanceof DOMException && e.name === 'AbortError') throw e;
+      throw new ApiError(0, 'Cannot reach the server. Check your connection.');
+    }
+    const text = await response.text();
+    let body: unknown = null;
+    try {
+      body = text ? JSON.parse(text) : null;
+    } catch {
+      body = null;
+    }
+    if (!response.ok) throw ApiError.fromBody(response.status, body, retryAfterOf(response));
+    return body as T;
+  }
+
+  const chat = (chat_id: Id) => ({ params: { path: { chat_id } } });
+  const message = (message_id: Id) => ({ params: { path: { message_id } } });
+
+  return {
+    baseUrl,
+
+    /** The signed-in user, or ApiError 401. */
+    me: (): Promise<UserWithEmail> => ok(api.GET('/messages/api/auth/me/')),
+    logout: async (): Promise<void> => {
+      await ok(api.POST('/messages/api/auth/logout/'));
+    },
+
+    /** The UI settings; the documented defaults while the server has no config endpoint. */
+    async config(): Promise<UiConfig> {
+      try {
+        const got = await raw<Partial<UiConfig>>('/messages/api/config/');
+        return { ...DEFAULT_CONFIG, ...got };
+      } catch (e) {
+        if (e instanceof ApiError && e.status === 404) return { ...DEFAULT_CONFIG };
+        throw e;
+      }
+    },
+
+    /** Whether the server has rooms (SPEC §10): the rooms dialog is offered only then. */
+    async roomsAvailable(): Promise<boolean> {
+      try {
+        await raw<unknown>('/messages/api/rooms/');
+        return true;
+      } catch (e) {
+        if (e instanceof ApiError && (e.status === 404 || e.status === 403)) return false;
+        throw e;
+      }
+    },
+
+    searchUsers: async (q: string): Promise<UserWithEmail[]> =>
+      (await ok(api.GET('/messages/api/users/search/', { params: { query: { q } } }))).results,
+
+    listChats: (query: { page?: number; search?: string } = {}): Promise<ChatPage> =>
+      ok(api.GET('/messages/api/chats/', { params: { query: clean(query) } })),
+    getChat: (id: Id): Promise<Chat> => ok(api.GET('/messages/api/chats/{chat_id}/', chat(id))),
+    createChat: (body: { chat_type: 'dm' | 'group'; title?: string; member_ids: Id[] }): Promise<Chat> =>
+      ok(api.POST('/messages/api/chats/', { body })),
+    renameChat: (id: Id, title: string): Promise<Chat> =>
+      ok(api.PATCH('/messages/api/chats/{chat_id}/', { ...chat(id), body: { title } })),
+    deleteChat: async (id: Id): Promise<void> => {
+      await ok(api.DELETE('/messages/api/chats/{chat_id}/', chat(id)));
+    },
+    addMembers: (id: Id, user_ids: Id[]): Promise<{ added_count: number }> =>
+      ok(api.POST('/messages/api/chats/{chat_id}/members/add/', { ...chat(id), body: { user_ids } })),
+    removeMember: async (id: Id, user_id: Id): Promise<void> => {
+      await ok(
+        api.DELETE('/messages/api/chats/{chat_id}/members/{user_id}/remove/', {
+          params: { path: { chat_id: id, user_id } },
+        }),
+      );
+    },
+
+    /** Newest first; `before`/`after` are message ids (keyset paging, SPEC §5). */
+    listMessages: (id: Id, query: { before?: Id; after?: Id } = {}): Promise<MessagePage> =>
+      ok(api.GET('/messages/api/chats/{chat_id}/messages/', { params: { path: { chat_id: id }, query: clean(query) } })),
+    /** Repeating `client_id` returns the first message: a retried send never duplicates. */
+    sendMessage: (id: Id, content: string, client_id: string): Promise<Message> =>
+      ok(api.POST('/messages/api/chats/{chat_id}/messages/', { ...chat(id), body: { content, client_id } })),
+    editMessage: (messageId: Id, content: string): Promise<Message> =>
+      ok(api.PATCH('/messages/api/messages/{message_id}/', { ...message(messageId), body: { content } })),
+    deleteMessage: async (messageId: Id): Promise<void> => {
+      await ok(api.DELETE('/messages/api/messages/{message_id}/', message(messageId)));
+    },
+    toggleReaction: (messageId: Id, emoji: string): Promise<{ action: 'added' | 'removed'; reactions: Reaction[] }> =>
+      ok(api.POST('/messages/api/messages/{message_id}/reactions/', { ...message(messageId), body: { emoji } })),
+    markRead: (id: Id, message_id?: Id): Promise<{ marked_count: number; last_read_message_id: number }> =>
+      ok(api.POST('/messages/api/chats/{chat_id}/mark-as-read/', { ...chat(id), body: message_id ? { message_id } : {} })),
+    typing: (id: Id, is_typing: boolean): Promise<unknown> =>
+      ok(api.POST('/messages/api/chats/{chat_id}/typing/', { ...chat(id), body: { is_typing } })),
+
+    /** SPEC §9 polling. `after` absent: no events, the current cursor. */
+    events: (query: { after?: string; chat?: Id }, signal?: AbortSignal) => {
+      const q = new URLSearchParams();
+      if (query.after !== undefined) q.set('after', query.after);
+      if (query.chat !== undefined) q.set('chat', String(query.chat));
+      const qs = q.toString();
+      return raw<EventsPage>(`/messages/api/events/${qs ? `?${qs}` : ''}`, { signal });
+    },
+
+    /** The `ws:`/`wss:` URL of a socket path, for this page or `baseUrl`. */
+    socketUrl(path: string): string {
+      const origin = baseUrl || (typeof location !== 'undefined' ? location.origin : 'http://localhost');
+      return origin.replace(/^http/, 'ws') + path;
+    },
+  };
+}
+
+function clean<T extends Record<string, unknown>>(q: T): T {
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(q)) if (v !== undefined && v !== '' && v !== null) out[k] = v;
+  return out as T;
+}
+
+function retryAfterOf(r: Response): number | null {
+  const v = r.headers.get('Retry-After');
+  const n = v === null ? NaN : Number(v);
+  return Number.isFinite(n) ? n : null;
+}
