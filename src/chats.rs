@@ -11,7 +11,8 @@ use crate::members;
 use crate::realtime;
 use crate::storage::chats::{self, Page, PageData};
 use crate::time;
-use crate::views::{Chat, Event};
+use crate::views::Chat;
+use crate::writes::Write;
 
 /// Longest chat title, in code points.
 pub const MAX_TITLE: usize = 255;
@@ -147,19 +148,11 @@ pub async fn update(cx: &Cx, chat_id: i64) -> ApiResult<Response> {
     let mut input = cx.json()?;
     let title = input.string("title").map(|t| checked_title(&mut input, &t));
     input.finish()?;
-    let title = title.unwrap_or_default();
-    let (stamp, data) =
-        chats::rename(&cx.db, chat_id, me.user.id, &title, &time::now_iso()).await?;
-    let view = first(&data, me.user.id)?;
-    if let Some(s) = stamp {
-        realtime::publish(
-            cx,
-            chat_id,
-            s.member_gen,
-            Event::chat_updated(s.seq, view.clone()),
-        );
-    }
-    http::ok(&view)
+    let write = Write::Rename {
+        user_id: me.user.id,
+        title: title.unwrap_or_default(),
+    };
+    realtime::write(cx, chat_id, write).await
 }
 
 /// `DELETE /messages/api/chats/{id}/` — group admins, or either member of a DM. Emits
@@ -169,8 +162,5 @@ pub async fn destroy(cx: &Cx, chat_id: i64) -> ApiResult<Response> {
     if chat.chat_type == ChatKind::Group && !chat.is_admin {
         return Err(ApiError::Forbidden);
     }
-    let seq = chats::delete(&cx.db, chat_id).await?;
-    let published = (0, Event::chat_deleted(seq, chat_id));
-    realtime::disconnect(cx, chat_id, None, published, 0).await;
-    http::no_content()
+    realtime::write(cx, chat_id, Write::DeleteChat).await
 }

@@ -11,7 +11,7 @@ use worker::{Context, Env, Headers, Method, Request, Response};
 
 use crate::error::{ApiError, ApiResult, FieldErrors};
 use crate::settings::Settings;
-use crate::storage::Db;
+use crate::storage::{Cost, Db};
 
 /// Request bodies larger than this are refused with 413.
 pub const MAX_BODY_BYTES: usize = 64 * 1024;
@@ -31,6 +31,8 @@ pub struct Cx {
     /// Set once a session authenticated this request: only then does the answer report its D1
     /// cost (`Server-Timing`), so a refusal reveals nothing about what exists.
     pub authenticated: Cell<bool>,
+    /// D1 work done for this request elsewhere (a chat room's batch).
+    room_cost: Cell<Cost>,
     ctx: Context,
 }
 
@@ -59,9 +61,20 @@ impl Cx {
             headers: req.headers().clone(),
             body,
             authenticated: Cell::new(false),
+            room_cost: Cell::new(Cost::default()),
             env,
             ctx,
         })
+    }
+
+    /// Counts D1 work done for this request elsewhere (a chat room's batch).
+    pub fn add_cost(&self, cost: Cost) {
+        self.room_cost.set(self.room_cost.get() + cost);
+    }
+
+    /// What this request cost in D1, here and in the rooms it called.
+    pub fn cost(&self) -> Cost {
+        self.db.cost() + self.room_cost.get()
     }
 
     /// Runs `work` after the response is on its way (the request's `waitUntil`).

@@ -43,7 +43,7 @@ async fn fetch(req: Request, env: Env, ctx: Context) -> worker::Result<Response>
             // Only authenticated answers report their D1 cost: a refusal must not tell whether
             // (or how much of) what was asked for exists.
             let report = cx.authenticated.get() || cx.settings.server_timing_always;
-            (result, report.then(|| cx.db.cost()))
+            (result, report.then(|| cx.cost()))
         }
         Err(e) => (Err(e), None),
     };

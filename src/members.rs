@@ -8,9 +8,8 @@ use crate::domain::ChatKind;
 use crate::error::{ApiError, ApiResult};
 use crate::http::{self, Cx};
 use crate::realtime;
-use crate::storage::members::{self as store, Candidates};
-use crate::time;
-use crate::views::Event;
+use crate::storage::members::Candidates;
+use crate::writes::Write;
 
 /// Most members one call adds (also when a group is created).
 pub const MAX_ADD: usize = 500;
@@ -65,18 +64,10 @@ pub async fn add(cx: &Cx, chat_id: i64) -> ApiResult<Response> {
         .into_iter()
         .filter(|id| !already.contains(id))
         .collect();
-    if !new_ids.is_empty() {
-        let Some(s) = store::add(&cx.db, chat_id, &new_ids, &time::now_iso()).await? else {
-            // Someone else added some of them at the same moment: nothing was written.
-            return Err(ApiError::field(
-                "user_ids",
-                "The member list changed meanwhile; please retry.",
-            ));
-        };
-        let event = Event::members_added(s.seq, new_ids.clone());
-        realtime::publish(cx, chat_id, s.member_gen, event);
+    if new_ids.is_empty() {
+        return http::ok(&json!({ "status": "success", "added_count": 0 }));
     }
-    http::ok(&json!({ "status": "success", "added_count": new_ids.len() }))
+    realtime::write(cx, chat_id, Write::AddMembers { user_ids: new_ids }).await
 }
 
 /// `DELETE /messages/api/chats/{id}/members/{user_id}/remove/` — admins remove anyone in a
@@ -90,25 +81,9 @@ pub async fn remove(cx: &Cx, chat_id: i64, user_id: i64) -> ApiResult<Response> 
     if !(leaving || (group && chat.is_admin)) {
         return Err(ApiError::Forbidden);
     }
-    let removed = store::remove(&cx.db, chat_id, user_id, group, &time::now_iso()).await?;
-    let Some(s) = removed.stamp else {
-        return Err(ApiError::NotFound); // not a member of this chat
+    let write = Write::RemoveMember {
+        user_id,
+        hand_over_admin: group,
     };
-    let event = if removed.chat_deleted {
-        Event::chat_deleted(s.seq + 1, chat_id)
-    } else {
-        Event::member_removed(s.seq, user_id)
-    };
-    // The removal's own event still reaches the removed member (made before the removal's
-    // generation), then their sockets close.
-    let published = (s.member_gen, event);
-    realtime::disconnect(
-        cx,
-        chat_id,
-        Some(vec![user_id]),
-        published,
-        removed.member_gen,
-    )
-    .await;
-    http::no_content()
+    realtime::write(cx, chat_id, write).await
 }

@@ -11,8 +11,8 @@ use crate::http::{self, Cx, Input};
 use crate::realtime;
 use crate::storage::messages::{self as store, Loaded, MessageAccess, Window};
 use crate::storage::{Batch, Results};
-use crate::time;
-use crate::views::{Event, Message};
+use crate::views::Message;
+use crate::writes::Write;
 
 /// Longest `client_id`, in code points.
 pub const MAX_CLIENT_ID: usize = 64;
@@ -100,38 +100,38 @@ fn content(cx: &Cx, input: &mut Input) -> Option<String> {
 
 /// `POST /messages/api/chats/{id}/messages/` `{content, client_id?}` → 201 with the message.
 /// Repeating a `client_id` (same sender, same chat) returns the first message with 200 and
-/// stores nothing. Sending marks the chat read for the sender.
+/// stores nothing. Sending marks the chat read for the sender. One D1 round trip: the chat's
+/// room authenticates, authorises and stores in one batch (with other sends of the moment).
 pub async fn send(cx: &Cx, chat_id: i64) -> ApiResult<Response> {
-    let (me, _) = auth::member(cx, chat_id).await?;
-    let mut input = cx.json()?;
-    let text = content(cx, &mut input);
-    let client_id = input.opt_string("client_id");
-    if client_id
-        .as_ref()
-        .is_some_and(|c| c.is_empty() || c.chars().count() > MAX_CLIENT_ID)
-    {
-        input.error(
-            "client_id",
-            format!("Must be 1 to {MAX_CLIENT_ID} characters."),
-        );
+    let (token_hash, _) = auth::session(cx)?;
+    let parsed = (|| {
+        let mut input = cx.json()?;
+        let text = content(cx, &mut input);
+        let client_id = input.opt_string("client_id");
+        if client_id
+            .as_ref()
+            .is_some_and(|c| c.is_empty() || c.chars().count() > MAX_CLIENT_ID)
+        {
+            input.error(
+                "client_id",
+                format!("Must be 1 to {MAX_CLIENT_ID} characters."),
+            );
+        }
+        input.finish()?;
+        Ok((text.unwrap_or_default(), client_id))
+    })();
+    match parsed {
+        Ok((content, client_id)) => {
+            let write = Write::Send {
+                token_hash,
+                content,
+                client_id,
+            };
+            realtime::write(cx, chat_id, write).await
+        }
+        // 401 and 404 come before 400, as for every request.
+        Err(e) => auth::member(cx, chat_id).await.and(Err(e)),
     }
-    input.finish()?;
-    let (loaded, stamp) = store::send(
-        &cx.db,
-        chat_id,
-        me.user.id,
-        &text.unwrap_or_default(),
-        client_id.as_deref(),
-        &time::now_iso(),
-    )
-    .await?;
-    let message = first(&loaded)?;
-    let Some(s) = stamp else {
-        return http::ok(&message); // a retried client_id: the first message, nothing new
-    };
-    let event = Event::new_message(s.seq, message.clone());
-    realtime::publish(cx, chat_id, s.member_gen, event);
-    http::json(201, &message)
 }
 
 /// The caller and a message of a chat they belong to, in one round trip (404 otherwise), with
@@ -164,22 +164,17 @@ pub async fn update(cx: &Cx, id: i64) -> ApiResult<Response> {
     if m.message.sender_id != Some(me.user.id) || !cx.settings.allow_editing_own_messages {
         return Err(ApiError::Forbidden);
     }
-    let deleted = || ApiError::field("content", "A deleted message cannot be edited.");
     let mut input = cx.json()?;
     let text = content(cx, &mut input);
     if m.message.is_deleted {
         input.error("content", "A deleted message cannot be edited.");
     }
     input.finish()?;
-    let chat_id = m.message.chat_id;
-    let text = text.unwrap_or_default();
-    let (changed, s) = store::change(&cx.db, chat_id, id, Some(&text), &time::now_iso())
-        .await?
-        .ok_or_else(deleted)?;
-    let message = first(&changed)?;
-    let event = Event::message_updated(s.seq, message.clone());
-    realtime::publish(cx, chat_id, s.member_gen, event);
-    http::ok(&message)
+    let write = Write::Edit {
+        message_id: id,
+        content: text.unwrap_or_default(),
+    };
+    realtime::write(cx, m.message.chat_id, write).await
 }
 
 /// `DELETE /messages/api/messages/{id}/` — soft delete of the caller's own message when
@@ -190,11 +185,8 @@ pub async fn destroy(cx: &Cx, id: i64) -> ApiResult<Response> {
     if m.message.sender_id != Some(me.user.id) || !cx.settings.allow_deleting_own_messages {
         return Err(ApiError::Forbidden);
     }
-    if !m.message.is_deleted {
-        let chat_id = m.message.chat_id;
-        if let Some((_, s)) = store::change(&cx.db, chat_id, id, None, &time::now_iso()).await? {
-            realtime::publish(cx, chat_id, s.member_gen, Event::message_deleted(s.seq, id));
-        }
+    if m.message.is_deleted {
+        return http::no_content();
     }
-    http::no_content()
+    realtime::write(cx, m.message.chat_id, Write::Delete { message_id: id }).await
 }

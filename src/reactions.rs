@@ -1,19 +1,13 @@
 //! Reactions: toggling the caller's emoji on a message.
 
-use serde_json::json;
 use worker::Response;
 
 use crate::emoji;
 use crate::error::{ApiError, ApiResult};
-use crate::http::{self, Cx};
+use crate::http::Cx;
 use crate::messages::access_with;
 use crate::realtime;
-use crate::storage::reactions::{self as store, Reacting};
-use crate::time;
-use crate::views::{Event, Message};
-
-/// At most this many distinct emoji per message.
-pub const MAX_DISTINCT: i64 = 20;
+use crate::writes::Write;
 
 /// `POST /messages/api/messages/{id}/reactions/` `{emoji}` — adds the caller's reaction, or
 /// removes it when already there: `{action, emoji, message_id, reactions}`. Only real emoji;
@@ -37,31 +31,11 @@ pub async fn toggle(cx: &Cx, id: i64) -> ApiResult<Response> {
     input.finish()?;
     let emoji = emoji.expect("validated");
     let mine: Vec<String> = serde_json::from_str(&m.my_emoji).unwrap_or_default();
-    let add = !mine.contains(&emoji);
-    let chat_id = m.message.chat_id;
-    let reacting = Reacting {
-        chat_id,
+    let write = Write::React {
         message_id: id,
         user_id: me.user.id,
-        emoji: &emoji,
-        add,
-        max_distinct: MAX_DISTINCT,
+        add: !mine.contains(&emoji),
+        emoji,
     };
-    let Some((loaded, s)) = store::react(&cx.db, &reacting, &time::now_iso()).await? else {
-        return Err(ApiError::field(
-            "emoji",
-            format!("A message can have at most {MAX_DISTINCT} different reactions."),
-        ));
-    };
-    let reactions = Message::first(&loaded)
-        .and_then(|m| m.reactions)
-        .unwrap_or_default();
-    let event = Event::reaction_updated(s.seq, id, reactions.clone());
-    realtime::publish(cx, chat_id, s.member_gen, event);
-    http::ok(&json!({
-        "action": if add { "added" } else { "removed" },
-        "emoji": emoji,
-        "message_id": id,
-        "reactions": reactions,
-    }))
+    realtime::write(cx, m.message.chat_id, write).await
 }

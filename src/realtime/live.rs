@@ -1,21 +1,43 @@
-//! `LiveChat`: what the chat room Durable Object does (docs/realtime.md) — publishes, typing,
-//! disconnects and sign-outs, accepting sockets, client frames and the alarm — over its plain
-//! state (`RoomState`), its socket registry (`Sockets`) and its D1 reads (`sync`). It is the
-//! one owner of them all; `room.rs` only hands it the runtime's events.
+//! `LiveChat`: what the chat room Durable Object does (docs/realtime.md) — committing the
+//! chat's writes as its single writer, typing, sign-outs, accepting sockets, client frames and
+//! the alarm — over its plain state (`RoomState`), its socket registry (`Sockets`) and its D1
+//! reads (`sync`). It is the one owner of them all; `room.rs` only hands it the runtime's
+//! events.
+//!
+//! The write path: a write waits in `queue` while a batch is in flight; the writer whose
+//! batch just committed hands the turn to the first queued write, which commits every write
+//! queued by then in one D1 batch (group commit). Its events are broadcast right after the
+//! commit, in seq order: the room being the only writer, nothing can come between.
 
 use std::cell::{Cell, RefCell};
 
+use futures_channel::oneshot;
 use serde_json::{json, Value};
 use worker::{Env, Response, Result, State, WebSocket, WebSocketPair};
 
-use super::protocol::{self as p, ClientFrame, Connect, RoomCall, RoomOp, SocketInfo};
+use super::protocol::{self as p, ClientFrame, Connect, RoomCall, RoomOp, SocketInfo, WriteReply};
 use super::sockets::{Frame, Sockets};
 use super::state::{RoomState, Saved};
 use super::sync;
+use crate::args;
 use crate::error::{ApiError, ApiResult};
 use crate::settings::Settings;
-use crate::storage::{members, users, Db};
-use crate::{time, writes};
+use crate::storage::batch::Stamp;
+use crate::storage::{members, users, Batch, Db};
+use crate::time;
+use crate::writes::{self, Close, Done, Reply, Write};
+
+/// A write waiting for its batch.
+struct Queued {
+    write: Write,
+    turn: oneshot::Sender<Turn>,
+}
+
+/// What a queued write is told: its answer, or that it commits the next batch.
+enum Turn {
+    Done(WriteReply),
+    Drive(Write),
+}
 
 /// The storage key of `Saved`.
 const SAVED: &str = "room";
@@ -28,6 +50,9 @@ pub struct LiveChat {
     /// input gate, so nothing interleaves with the load).
     loaded: Cell<bool>,
     sockets: Sockets,
+    /// Whether a batch is being committed; writes arriving meanwhile wait in `queue`.
+    writing: Cell<bool>,
+    queue: RefCell<Vec<Queued>>,
 }
 
 impl LiveChat {
@@ -38,6 +63,8 @@ impl LiveChat {
             room: RefCell::new(RoomState::default()),
             loaded: Cell::new(false),
             sockets: Sockets::default(),
+            writing: Cell::new(false),
+            queue: RefCell::new(Vec::new()),
         }
     }
 
@@ -103,23 +130,12 @@ impl LiveChat {
         }
     }
 
-    /// A worker's call.
-    pub async fn call(&self, call: RoomCall) {
+    /// A worker's call; a write's answer comes back.
+    pub async fn call(&self, call: RoomCall) -> Option<WriteReply> {
         self.load(Some(call.chat_id)).await;
         match call.op {
-            RoomOp::Publish {
-                seq,
-                event,
-                member_gen,
-            } => {
-                self.check_members(member_gen).await;
-                self.publish(seq, event).await
-            }
+            RoomOp::Write { write } => return Some(self.write(write).await),
             RoomOp::Typing { user_id, is_typing } => self.typing(user_id, is_typing).await,
-            RoomOp::Disconnect {
-                user_ids,
-                member_gen,
-            } => self.disconnect(user_ids, member_gen).await,
             RoomOp::SignOut {
                 user_id,
                 token_hash,
@@ -130,21 +146,147 @@ impl LiveChat {
                 self.sockets.close(&self.state, "Session ended.", theirs);
             }
         }
+        None
     }
 
-    /// A durable event: delivered in seq order, after the ones before it.
-    async fn publish(&self, seq: i64, event: String) {
-        let ready = self
-            .room
-            .borrow_mut()
-            .accept(vec![(seq, event)], time::now_ms());
-        self.broadcast()(&sync::frames(ready));
+    /// Commits `write` with the writes queued meanwhile, in one batch.
+    async fn write(&self, mut write: Write) -> WriteReply {
+        if self.writing.replace(true) {
+            let (turn, wait) = oneshot::channel();
+            self.queue.borrow_mut().push(Queued { write, turn });
+            match wait.await {
+                Ok(Turn::Done(reply)) => return reply,
+                Ok(Turn::Drive(mine)) => write = mine,
+                Err(_) => return unavailable(),
+            }
+        }
+        let others = self.queue.take();
+        let (writes, turns): (Vec<Write>, Vec<_>) = std::iter::once((write, None))
+            .chain(others.into_iter().map(|q| (q.write, Some(q.turn))))
+            .unzip();
+        let mut replies = self.commit(&writes).await.into_iter();
+        let mine = replies.next().unwrap_or_else(unavailable);
+        for (turn, reply) in turns.into_iter().skip(1).zip(replies) {
+            if let Some(turn) = turn {
+                let _ = turn.send(Turn::Done(reply)); // a caller gone meanwhile misses it
+            }
+        }
+        self.hand_over();
+        mine
+    }
+
+    /// Gives the turn to the first queued write whose caller still waits, or ends the turn.
+    fn hand_over(&self) {
+        loop {
+            let next = {
+                let mut q = self.queue.borrow_mut();
+                (!q.is_empty()).then(|| q.remove(0))
+            };
+            let Some(q) = next else {
+                self.writing.set(false);
+                return;
+            };
+            if q.turn.send(Turn::Drive(q.write)).is_ok() {
+                return;
+            }
+        }
+    }
+
+    /// One batch: the chat's log head before it, then every write; their answers in order.
+    /// A batch that fails as a whole is retried one write at a time, so one bad write cannot
+    /// fail the others.
+    async fn commit(&self, writes: &[Write]) -> Vec<WriteReply> {
+        let db = match self.db() {
+            Ok(db) => db,
+            Err(e) => return writes.iter().map(|_| failed(&e)).collect(),
+        };
+        let chat_id = self.room.borrow().chat_id;
+        let now = time::now_iso();
+        let mut b = Batch::new(&db);
+        let head = b.query::<Stamp>(
+            "SELECT last_seq, member_gen FROM chats WHERE id = ?1",
+            args![chat_id],
+        );
+        let planned: Vec<_> = writes
+            .iter()
+            .map(|w| writes::plan(&mut b, chat_id, w, &now))
+            .collect();
+        let res = match (head, b.run().await) {
+            (Ok(head), Ok(res)) => (head, res),
+            (_, Err(e)) | (Err(e), _) if writes.len() == 1 => return vec![failed(&e)],
+            _ => {
+                let mut out = Vec::new();
+                for w in writes {
+                    out.extend(Box::pin(self.commit(std::slice::from_ref(w))).await);
+                }
+                return out;
+            }
+        };
+        let (head, res) = res;
+        self.catch_up_to(&db, res.first(head).ok().flatten()).await;
+        let cost = db.cost();
+        let replies = planned
+            .into_iter()
+            .map(|p| {
+                let done = match p {
+                    Ok(p) => p.done(&res),
+                    Err(e) => Done::refused(&e),
+                };
+                WriteReply {
+                    reply: self.deliver(done),
+                    cost,
+                }
+            })
+            .collect();
         self.persist().await;
+        replies
     }
 
-    /// An event made at membership generation `member_gen`: when that is newer than the room
-    /// knows, a removal happened whose "close" call may have been lost, so the sockets of
-    /// users who are no longer members close before anything more is delivered.
+    /// Before a batch's events go out: the events committed before it that this room did not
+    /// deliver (it crashed between a commit and its broadcast) go first, and a removal it did
+    /// not apply closes the removed members' sockets.
+    async fn catch_up_to(&self, db: &Db, head: Option<Stamp>) {
+        let Some(head) = head else {
+            return;
+        };
+        let behind = self.room.borrow().log.next().is_none_or(|n| n <= head.seq);
+        if behind {
+            if let Err(e) = sync::replay_to(db, &self.room, head.seq, &self.broadcast()).await {
+                worker::console_error!("replay before a write failed: {e:?}");
+            }
+        }
+        self.check_members(head.member_gen).await;
+    }
+
+    /// Delivers what a write did: its events in order, then the sockets it closes.
+    fn deliver(&self, done: Done) -> Reply {
+        for e in &done.events {
+            if self.room.borrow_mut().log.delivered(e.seq, &e.text) {
+                self.broadcast()(&[Frame::new(&e.text, Some(e.seq))]);
+            }
+        }
+        if let Some(gen) = done.member_gen {
+            let mut r = self.room.borrow_mut();
+            r.member_gen = r.member_gen.max(gen);
+        }
+        match &done.close {
+            Some(Close::Users(ids)) => {
+                self.room.borrow_mut().disconnected(Some(ids));
+                let hit = |i: &SocketInfo| ids.contains(&i.user_id);
+                self.sockets.close(&self.state, "No longer a member.", hit);
+            }
+            Some(Close::Everyone) => {
+                self.room.borrow_mut().disconnected(None);
+                self.sockets
+                    .close(&self.state, "The chat was deleted.", |_| true);
+            }
+            None => {}
+        }
+        done.reply
+    }
+
+    /// The sockets of users who are no longer members close, when D1's membership generation
+    /// is newer than the room's.
     async fn check_members(&self, member_gen: i64) {
         if member_gen <= self.room.borrow().member_gen {
             return;
@@ -180,23 +322,6 @@ impl LiveChat {
         self.persist().await;
     }
 
-    /// Closes removed members' sockets (`None`: everyone's, the chat was deleted: its saved
-    /// state goes too).
-    async fn disconnect(&self, user_ids: Option<Vec<i64>>, member_gen: i64) {
-        {
-            let mut r = self.room.borrow_mut();
-            r.disconnected(user_ids.as_deref());
-            r.member_gen = r.member_gen.max(member_gen);
-        }
-        let hit = |i: &SocketInfo| user_ids.as_ref().is_none_or(|ids| ids.contains(&i.user_id));
-        self.sockets.close(&self.state, "No longer a member.", hit);
-        if user_ids.is_some() {
-            return self.persist().await;
-        }
-        let _ = self.state.storage().delete_alarm().await;
-        let _ = self.state.storage().delete_all().await;
-    }
-
     /// Accepts a socket the worker authenticated, after computing its catch-up (`since`):
     /// everything from there to accepting is synchronous, so no live event can slip between
     /// the replay and going live.
@@ -209,7 +334,7 @@ impl LiveChat {
         let gone = || Response::error("Not found.", 404);
         let caught_up = match self.db() {
             Ok(db) => match members::is_member(&db, c.chat_id, c.user_id).await {
-                Ok(true) => sync::catch_up(&db, &self.room, c.since, &self.broadcast()).await,
+                Ok(true) => sync::catch_up(&db, &self.room, c.since).await,
                 Ok(false) => Err(ApiError::NotFound),
                 Err(e) => Err(e),
             },
@@ -283,19 +408,17 @@ impl LiveChat {
         }
         match frame {
             ClientFrame::Typing(is_typing) => self.typing(info.user_id, is_typing).await,
-            ClientFrame::MarkRead(id) => {
-                let chat_id = self.room.borrow().chat_id;
-                match writes::read_up_to(&db, chat_id, info.user_id, id).await {
-                    Ok(moved) => {
-                        if let Some((e, member_gen)) = moved.event {
-                            self.check_members(member_gen).await;
-                            match serde_json::to_string(&e) {
-                                Ok(text) => self.publish(e.seq, text).await,
-                                Err(err) => answer(&p::error_frame(&err.into())),
-                            }
-                        }
-                    }
-                    Err(e) => answer(&p::error_frame(&e)),
+            ClientFrame::MarkRead(message_id) => {
+                let write = Write::MarkRead {
+                    user_id: info.user_id,
+                    message_id,
+                };
+                let reply = self.write(write).await.reply;
+                if reply.status >= 400 {
+                    let body = reply.body.as_deref().unwrap_or("{}");
+                    let mut frame: Value = serde_json::from_str(body).unwrap_or(json!({}));
+                    frame["type"] = json!("error");
+                    answer(&frame);
                 }
             }
             ClientFrame::Ping => {}
@@ -320,27 +443,33 @@ impl LiveChat {
         }
     }
 
-    /// Typing expiry, sockets whose session ended, and gap filling, whichever is due.
+    /// Typing expiry and sockets whose session ended, whichever is due.
     pub async fn alarm(&self) {
         self.load(None).await;
         let now = time::now_ms();
-        let (expired, gap_due) = {
+        let expired = {
             let mut r = self.room.borrow_mut();
             r.alarm_set(None);
-            let gap_due = r.order.gap_deadline().is_some_and(|at| now >= at - 50);
-            (r.typing.expire(now), gap_due)
+            r.typing.expire(now)
         };
         for user_id in expired {
             self.send_all(&[p::typing_frame(user_id, false)], Some(user_id));
         }
         self.sockets
             .close(&self.state, "Session ended.", |i| i.expires_at <= now);
-        if gap_due {
-            match self.db() {
-                Ok(db) => sync::fill_gap(&db, &self.room, &self.broadcast()).await,
-                Err(e) => worker::console_error!("gap fill failed: {e:?}"),
-            }
-        }
         self.persist().await;
     }
+}
+
+/// The answer of a write whose batch could not run.
+fn failed(e: &ApiError) -> WriteReply {
+    WriteReply {
+        reply: Reply::refusal(e),
+        cost: Default::default(),
+    }
+}
+
+/// The answer of a write whose turn never came (its room was torn down).
+fn unavailable() -> WriteReply {
+    failed(&ApiError::Internal("a write was dropped".into()))
 }

@@ -1,15 +1,10 @@
-//! Real time (docs/realtime.md): one Durable Object per chat holds its WebSockets, fans out events in
-//! `seq` order and runs typing indicators. This file is the worker side: the socket and REST
-//! typing endpoints, and how REST handlers hand events to a chat's room:
-//! - `publish(cx, chat_id, event)` after the D1 batch that made the event durable committed.
-//!   The event goes to the room after the response is on its way, so the writer does not
-//!   wait for the fan-out. Failures are logged, never fail the request (the event is durable;
-//!   the room fills gaps from D1).
-//! - `disconnect(cx, chat_id, user_ids, (event_gen, event), member_gen)` hands over the
-//!   removal's own event, then closes the sockets of removed members (`None`: everybody, the
-//!   chat was deleted), and returns only once they are closed. Should that call be lost, the next event
-//!   carries the removal's membership generation, and the room re-checks its sockets before
-//!   delivering it.
+//! Real time (docs/realtime.md): one Durable Object per chat holds its WebSockets, is the
+//! single writer of its chat's changes (it commits them in D1 and broadcasts their events in
+//! `seq` order) and runs typing indicators. This file is the worker side: the socket and REST
+//! typing endpoints, and how handlers hand a chat its writes:
+//! - `write(cx, chat_id, write)` sends a write to the chat's room, which commits it together
+//!   with the writes that arrive meanwhile, delivers its events, closes the sockets it ends,
+//!   and answers; the answer becomes the response (and its D1 cost the request's).
 //! - `sign_out(cx, user_id, token_hash, chats)` closes a signed-out session's sockets.
 
 mod live;
@@ -30,8 +25,8 @@ use crate::error::{ApiError, ApiResult};
 use crate::http::{self, Cx};
 use crate::storage::users;
 use crate::time;
-use crate::views::Event;
-use protocol::{Connect, RoomCall, RoomOp, CONNECT_HEADER};
+use crate::writes::Write;
+use protocol::{Connect, RoomCall, RoomOp, WriteReply, CONNECT_HEADER};
 
 /// The chat's room (one Durable Object per chat id).
 fn room(env: &Env, chat_id: i64) -> ApiResult<Stub> {
@@ -41,74 +36,44 @@ fn room(env: &Env, chat_id: i64) -> ApiResult<Stub> {
         .get_stub()?)
 }
 
-/// Sends one internal call to the room. Only the worker can reach a Durable Object, so the
-/// room trusts what arrives here (the user ids were authenticated by the worker).
-async fn call_room(env: &Env, chat_id: i64, call: &RoomCall) -> ApiResult<()> {
+/// Sends one internal call to the room; its response. Only the worker can reach a Durable
+/// Object, so the room trusts what arrives here (user ids the worker authenticated, session
+/// hashes a send's batch checks itself).
+async fn call_room(env: &Env, call: &RoomCall) -> ApiResult<Response> {
     let mut init = RequestInit::new();
     init.with_method(Method::Post)
         .with_body(Some(JsValue::from_str(&serde_json::to_string(call)?)));
     let req = Request::new_with_init("https://room/call", &init)?;
-    let resp = room(env, chat_id)?.fetch_with_request(req).await?;
+    let resp = room(env, call.chat_id)?.fetch_with_request(req).await?;
     match resp.status_code() {
-        200..=299 => Ok(()),
+        200..=299 => Ok(resp),
         s => Err(ApiError::Internal(format!("room answered {s}"))),
     }
 }
 
-/// The publish call of `event`.
-fn publish_call(chat_id: i64, member_gen: i64, event: &Event) -> ApiResult<RoomCall> {
-    let event_json = serde_json::to_string(event)?;
-    Ok(RoomCall {
+/// Has the chat's room commit `write`; its answer, as the response. The room's D1 cost joins
+/// the request's, and a write a session authenticated makes the request authenticated.
+pub async fn write(cx: &Cx, chat_id: i64, write: Write) -> ApiResult<Response> {
+    let call = RoomCall {
         chat_id,
-        op: RoomOp::Publish {
-            seq: event.seq,
-            event: event_json,
-            member_gen,
-        },
-    })
-}
-
-/// Sends `calls` to the chat's room one after the other, logging failures.
-async fn call_all(env: &Env, chat_id: i64, calls: Vec<ApiResult<RoomCall>>) {
-    for call in calls {
-        let sent = match call {
-            Ok(call) => call_room(env, chat_id, &call).await,
-            Err(e) => Err(e),
-        };
-        if let Err(e) = sent {
-            worker::console_error!("call to chat {chat_id}'s room failed: {e:?}");
-        }
+        op: RoomOp::Write { write },
+    };
+    let mut resp = call_room(&cx.env, &call).await?;
+    let WriteReply { reply, cost } = resp.json().await?;
+    cx.add_cost(cost);
+    if reply.authenticated {
+        cx.authenticated.set(true);
     }
-}
-
-/// Hands a durable event to the chat's room once the response is on its way. Never fails
-/// the caller: a lost publish shows up in the room as a gap, which it fills from D1.
-pub fn publish(cx: &Cx, chat_id: i64, member_gen: i64, event: Event) {
-    let env = cx.env.clone();
-    let call = publish_call(chat_id, member_gen, &event);
-    cx.after_response(async move { call_all(&env, chat_id, vec![call]).await });
-}
-
-/// Delivers `event` (the removal's), then closes the sockets of `user_ids` on this chat (all
-/// sockets when `None`), so the removal's own event still reaches them.
-pub async fn disconnect(
-    cx: &Cx,
-    chat_id: i64,
-    user_ids: Option<Vec<i64>>,
-    (event_gen, event): (i64, Event),
-    member_gen: i64,
-) {
-    let calls = vec![
-        publish_call(chat_id, event_gen, &event),
-        Ok(RoomCall {
-            chat_id,
-            op: RoomOp::Disconnect {
-                user_ids,
-                member_gen,
-            },
-        }),
-    ];
-    call_all(&cx.env, chat_id, calls).await;
+    match reply.body {
+        Some(body) => {
+            let headers = Headers::new();
+            headers.set("Content-Type", "application/json")?;
+            Ok(Response::ok(body)?
+                .with_status(reply.status)
+                .with_headers(headers))
+        }
+        None => Ok(Response::empty()?.with_status(reply.status)),
+    }
 }
 
 /// Closes the sockets of a session that ended (`token_hash`; `None`: every session of
@@ -119,7 +84,11 @@ pub async fn sign_out(cx: &Cx, user_id: i64, token_hash: Option<&str>, chats: &[
             user_id,
             token_hash: token_hash.map(str::to_string),
         };
-        async move { call_all(&cx.env, chat_id, vec![Ok(RoomCall { chat_id, op })]).await }
+        async move {
+            if let Err(e) = call_room(&cx.env, &RoomCall { chat_id, op }).await {
+                worker::console_error!("closing chat {chat_id}'s sockets failed: {e:?}");
+            }
+        }
     });
     futures_util::future::join_all(calls).await;
 }
@@ -195,6 +164,6 @@ pub async fn typing(cx: &Cx, chat_id: i64) -> ApiResult<Response> {
             is_typing: is_typing.unwrap_or(false),
         },
     };
-    call_room(&cx.env, chat_id, &call).await?;
+    call_room(&cx.env, &call).await?;
     http::ok(&json!({"status": "success"}))
 }

@@ -6,6 +6,8 @@ use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
 use crate::error::ApiError;
+use crate::storage::Cost;
+use crate::writes::{Reply, Write};
 
 /// Frames larger than this close the socket with 1009 (message too big), as request bodies
 /// over 64 KiB get 413.
@@ -96,18 +98,10 @@ pub struct RoomCall {
 #[derive(Debug, Serialize, Deserialize)]
 #[serde(tag = "op", rename_all = "snake_case")]
 pub enum RoomOp {
-    /// A durable event, as the JSON text clients receive, made at membership generation
-    /// `member_gen` (newer than the room knows: it re-checks its sockets first).
-    Publish {
-        seq: i64,
-        event: String,
-        member_gen: i64,
-    },
-    /// Close the sockets of `user_ids` (`None`: everyone, the chat is gone), whose removal
-    /// made membership generation `member_gen`.
-    Disconnect {
-        user_ids: Option<Vec<i64>>,
-        member_gen: i64,
+    /// A write to the chat: the room, its single writer, commits it (with the others that
+    /// arrive meanwhile), delivers its events, and answers `WriteReply`.
+    Write {
+        write: Write,
     },
     /// Close `user_id`'s sockets of session `token_hash` (`None`: of every session).
     SignOut {
@@ -118,6 +112,13 @@ pub enum RoomOp {
         user_id: i64,
         is_typing: bool,
     },
+}
+
+/// The room's answer to a `Write`: the write's reply and the D1 cost of its batch.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct WriteReply {
+    pub reply: Reply,
+    pub cost: Cost,
 }
 
 /// A socket the worker authenticated, handed to the room with the upgrade request (the
@@ -213,20 +214,18 @@ mod tests {
     fn room_calls_round_trip() {
         let c = RoomCall {
             chat_id: 3,
-            op: RoomOp::Disconnect {
-                user_ids: None,
-                member_gen: 1,
+            op: RoomOp::Write {
+                write: Write::Delete { message_id: 9 },
             },
         };
         let s = serde_json::to_string(&c).unwrap();
-        assert!(s.contains("\"op\":\"disconnect\""), "{s}");
+        assert!(s.contains("\"op\":\"write\""), "{s}");
         let back = serde_json::from_str::<RoomCall>(&s).unwrap();
         assert_eq!(back.chat_id, 3);
         assert!(matches!(
             back.op,
-            RoomOp::Disconnect {
-                user_ids: None,
-                member_gen: 1
+            RoomOp::Write {
+                write: Write::Delete { message_id: 9 }
             }
         ));
     }

@@ -37,10 +37,10 @@ impl DurableObject for ChatRoom {
                 }
             }
             "/call" => match req.json::<RoomCall>().await {
-                Ok(call) => {
-                    self.live.call(call).await;
-                    Response::ok("")
-                }
+                Ok(call) => match self.live.call(call).await {
+                    Some(reply) => Response::from_json(&reply),
+                    None => Response::ok(""),
+                },
                 Err(_) => Response::error("Bad room call.", 400),
             },
             _ => Response::error("Not found.", 404),

@@ -1,13 +1,14 @@
-//! What a chat room knows besides its sockets (docs/realtime.md), as plain, natively tested state: the
-//! ordering buffer (`order`), typing indicators (`typing`), which disconnects it has seen, and
-//! what survives hibernation. The Durable Object shell (room.rs) owns one `RoomState` and
-//! never reaches into its parts' invariants.
+//! What a chat room knows besides its sockets (docs/realtime.md), as plain, natively tested
+//! state: where it stands in the chat's log (`log`), typing indicators (`typing`), which
+//! disconnects it has seen, the membership generation its sockets were checked against, and
+//! what survives hibernation. The Durable Object (live.rs) owns one `RoomState` and never
+//! reaches into its parts' invariants.
 
 use std::collections::HashMap;
 
 use serde::{Deserialize, Serialize};
 
-use super::order::{OrderBuffer, Seqd, Text};
+use super::order::Log;
 use super::typing::Typing;
 
 /// What survives hibernation and eviction (memory does not).
@@ -18,17 +19,16 @@ pub struct Saved {
     #[serde(default)]
     pub member_gen: i64,
     pub next: Option<i64>,
-    pub gap_since: Option<i64>,
     pub typing: Typing,
 }
 
 #[derive(Default)]
 pub struct RoomState {
     pub chat_id: i64,
-    /// The chat's membership generation the room's sockets were last checked against: an
-    /// event made at a newer one means a removal the room may not have been told of.
+    /// The chat's membership generation the room's sockets were last checked against: a newer
+    /// one in D1 means a removal the room did not apply (it crashed in between).
     pub member_gen: i64,
-    pub order: OrderBuffer,
+    pub log: Log,
     pub typing: Typing,
     removals: Removals,
     /// The alarm time last set, so an unchanged deadline is not set again.
@@ -40,7 +40,7 @@ impl RoomState {
         RoomState {
             chat_id: saved.chat_id,
             member_gen: saved.member_gen,
-            order: OrderBuffer::restore(saved.next, saved.gap_since),
+            log: Log::restore(saved.next),
             typing: saved.typing,
             ..RoomState::default()
         }
@@ -50,34 +50,20 @@ impl RoomState {
         Saved {
             chat_id: self.chat_id,
             member_gen: self.member_gen,
-            next: self.order.next(),
-            gap_since: self.order.gap_since(),
+            next: self.log.next(),
             typing: self.typing.clone(),
         }
     }
 
-    /// Durable events accepted at `now`: those now deliverable, in seq order.
-    pub fn accept(&mut self, events: Vec<(i64, Text)>, now: i64) -> Vec<Seqd> {
-        let mut out = Vec::new();
-        for (seq, text) in events {
-            out.extend(self.order.offer(seq, text, now));
-        }
-        out
-    }
-
-    /// The earliest deadline (gap fill, typing expiry, or `other`: a socket's session end),
-    /// when it differs from the alarm already set; the caller sets the alarm and reports it
-    /// with `alarm_set`.
+    /// The earliest deadline (typing expiry, or `other`: a socket's session end), when it
+    /// differs from the alarm already set; the caller sets the alarm and reports it with
+    /// `alarm_set`.
     pub fn alarm_wanted(&self, other: Option<i64>) -> Option<i64> {
-        [
-            self.order.gap_deadline(),
-            self.typing.next_deadline(),
-            other,
-        ]
-        .into_iter()
-        .flatten()
-        .min()
-        .filter(|at| self.alarm_at != Some(*at))
+        [self.typing.next_deadline(), other]
+            .into_iter()
+            .flatten()
+            .min()
+            .filter(|at| self.alarm_at != Some(*at))
     }
 
     pub fn alarm_set(&mut self, at: Option<i64>) {
@@ -85,15 +71,14 @@ impl RoomState {
     }
 
     /// Records a disconnect of `user_ids`; `None`: everyone, the chat was deleted, so its
-    /// position and typists are forgotten too (a later chat may reuse the id and start again
-    /// at seq 1). Returns the disconnect's generation.
+    /// position and typists are forgotten too. Returns the disconnect's generation.
     pub fn disconnected(&mut self, user_ids: Option<&[i64]>) -> u64 {
         let r = &mut self.removals;
         r.generation += 1;
         match user_ids {
             None => {
                 r.everyone = r.generation;
-                self.order = OrderBuffer::default();
+                self.log = Log::default();
                 self.typing = Typing::default();
                 self.alarm_at = None;
             }
@@ -119,7 +104,7 @@ impl RoomState {
     }
 }
 
-/// A counter of disconnect calls and, per user, the last one that named them.
+/// A counter of disconnects and, per user, the last one that named them.
 #[derive(Default)]
 struct Removals {
     generation: u64,
@@ -142,10 +127,10 @@ mod tests {
             !r.removed_since(7, r.generation()),
             "removed before the snapshot"
         );
-        r.accept(vec![(1, "e1".into())], 0);
+        r.log.delivered(1, "e1");
         r.disconnected(None);
         assert!(r.removed_since(8, before), "chat deleted: everyone");
-        assert_eq!(r.order.next(), None, "a deleted chat forgets its position");
+        assert_eq!(r.log.next(), None, "a deleted chat forgets its position");
     }
 
     #[test]
@@ -158,38 +143,34 @@ mod tests {
 
     #[test]
     fn the_alarm_follows_the_earliest_deadline_once() {
-        let mut r = RoomState::restore(Saved {
-            next: Some(1),
-            ..Saved::default()
-        });
+        let mut r = RoomState::default();
         assert_eq!(r.alarm_wanted(None), None, "nothing due");
         r.typing.update(1, true, 0, 6_000);
-        r.accept(vec![(3, "e3".into())], 100);
-        let gap = 100 + super::super::order::GAP_TIMEOUT_MS;
-        assert_eq!(r.alarm_wanted(None), Some(gap.min(6_000)));
+        assert_eq!(r.alarm_wanted(None), Some(6_000));
         assert_eq!(
             r.alarm_wanted(Some(1_000)),
             Some(1_000),
             "a session ends first"
         );
-        r.alarm_set(Some(gap.min(6_000)));
+        r.alarm_set(Some(6_000));
         assert_eq!(r.alarm_wanted(None), None, "already set");
     }
 
     #[test]
-    fn position_and_typing_survive_a_save() {
+    fn position_typing_and_generation_survive_a_save() {
         let mut r = RoomState::restore(Saved {
             chat_id: 4,
+            member_gen: 3,
             next: Some(1),
             ..Saved::default()
         });
-        r.accept(vec![(1, "e1".into()), (3, "e3".into())], 50);
+        r.log.delivered(1, "e1");
         r.typing.update(2, true, 0, 6_000);
         let text = serde_json::to_string(&r.saved()).unwrap();
         let back = RoomState::restore(serde_json::from_str(&text).unwrap());
         assert_eq!(back.chat_id, 4);
-        assert_eq!(back.order.next(), Some(2));
-        assert_eq!(back.order.gap_since(), Some(50));
+        assert_eq!(back.member_gen, 3);
+        assert_eq!(back.log.next(), Some(2));
         assert_eq!(back.typing.next_deadline(), Some(6_000));
     }
 }

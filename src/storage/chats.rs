@@ -3,7 +3,7 @@
 
 use serde::Deserialize;
 
-use super::batch::{EventRef, NewEvent, Stamp};
+use super::batch::{EventRef, NewEvent, Sequenced, Stamp};
 use super::messages::{MessageRow, MESSAGE_COLUMNS, MESSAGE_FROM};
 use super::users::UserRow;
 use super::{compose, int_bool, Batch, Db, Results, Rows, Sql, Viewer};
@@ -303,51 +303,58 @@ pub async fn create(
     })
 }
 
+/// The handles of `rename` in a batch.
+pub struct RenameReads {
+    event: Sequenced,
+    page: PageReads,
+}
+
+impl RenameReads {
+    /// The event's stamp (`None`: the chat is gone) and the chat as the renamer sees it.
+    pub fn read(&self, res: &Results) -> ApiResult<(Option<Stamp>, PageData)> {
+        Ok((self.event.stamp(res)?, self.page.read(res)?))
+    }
+}
+
 /// Renames a chat and logs `chat_updated` (naming who renamed it, whose view of the chat the
-/// event carries); returns the event's stamp and the chat as `by` sees it, in one batch.
-pub async fn rename(
-    db: &Db,
+/// event carries), reading the chat back as `by` sees it, in the batch `b`.
+pub fn rename(
+    b: &mut Batch,
     chat_id: i64,
     by: i64,
     title: &str,
     now: &str,
-) -> ApiResult<(Option<Stamp>, PageData)> {
-    let mut b = Batch::new(db);
-    let (event, ()) = b.event(
-        chat_id,
-        None,
-        NewEvent {
-            kind: EventKind::ChatUpdated,
-            message: EventRef::None,
-            user_id: Some(by),
-            data: None,
-            now: now.to_string(),
-        },
-        |b| {
-            b.exec(
-                "UPDATE chats SET title = ?1, updated_at = ?2 WHERE id = ?3",
-                args![title, now, chat_id],
-            )?;
-            Ok(())
-        },
-    )?;
-    let reads = page(&mut b, &Page::one(by, chat_id))?;
-    let res = b.run().await?;
-    Ok((event.stamp(&res)?, reads.read(&res)?))
+) -> ApiResult<RenameReads> {
+    let event = NewEvent {
+        kind: EventKind::ChatUpdated,
+        message: EventRef::None,
+        user_id: Some(by),
+        data: None,
+        now: now.to_string(),
+    };
+    let (event, ()) = b.event(chat_id, None, event, |b| {
+        b.exec(
+            "UPDATE chats SET title = ?1, updated_at = ?2 WHERE id = ?3",
+            args![title, now, chat_id],
+        )?;
+        Ok(())
+    })?;
+    let page = page(b, &Page::one(by, chat_id))?;
+    Ok(RenameReads { event, page })
 }
 
-/// Deletes a chat and everything in it (cascades); returns the seq its `chat_deleted` takes
-/// (the one after the chat's last).
-pub async fn delete(db: &Db, chat_id: i64) -> ApiResult<i64> {
-    #[derive(Deserialize)]
-    struct Seq {
-        last_seq: i64,
-    }
-    let mut b = Batch::new(db);
-    let seq = b.query::<Seq>("SELECT last_seq FROM chats WHERE id = ?1", args![chat_id])?;
+/// The chat's newest seq.
+#[derive(Deserialize)]
+pub struct LastSeq {
+    pub last_seq: i64,
+}
+
+/// Deletes a chat and everything in it (cascades), in the batch `b`; the handle reads the
+/// chat's last seq before the delete (`chat_deleted` takes the next one; none: it was gone).
+pub fn delete(b: &mut Batch, chat_id: i64) -> ApiResult<Rows<LastSeq>> {
+    let seq = b.query("SELECT last_seq FROM chats WHERE id = ?1", args![chat_id])?;
     b.exec("DELETE FROM chats WHERE id = ?1", args![chat_id])?;
-    let res = b.run().await?;
-    Ok(res.first(seq)?.map_or(0, |s| s.last_seq) + 1)
+    Ok(seq)
 }
 
 /// An `id` column.

@@ -2,9 +2,9 @@
 
 use serde::Deserialize;
 
-use super::batch::{pending, EventRef, NewEvent, Stamp};
+use super::batch::{pending, EventRef, NewEvent, Sequenced, Stamp, PENDING};
 use super::chats::{active_users, ids, Id};
-use super::{Batch, Db, Results, Rows, Sql};
+use super::{Batch, Db, Exec, Results, Rows, Sql};
 use crate::args;
 use crate::domain::EventKind;
 use crate::error::ApiResult;
@@ -60,38 +60,35 @@ impl Candidates {
     }
 }
 
-/// Adds `new_ids` (active users, not yet members) and logs `members_added` with them; `None`
-/// when a concurrent change made some of them members meanwhile (nothing written).
-pub async fn add(db: &Db, chat_id: i64, new_ids: &[i64], now: &str) -> ApiResult<Option<Stamp>> {
+/// Adds `new_ids` (active users, not yet members) and logs `members_added` with them, in the
+/// batch `b`; nothing is written when a concurrent change made some of them members meanwhile
+/// (the handle reads `None`).
+pub fn add(b: &mut Batch, chat_id: i64, new_ids: &[i64], now: &str) -> ApiResult<Sequenced> {
     let ids_json = serde_json::to_string(new_ids)?;
-    let mut b = Batch::new(db);
-    let (event, ()) = b.event(
-        chat_id,
-        Some(Sql::new(
-            "NOT EXISTS (SELECT 1 FROM chat_members WHERE chat_id = chats.id
-               AND user_id IN (SELECT value FROM json_each(?1)))",
-            args![ids_json.as_str()],
-        )),
-        NewEvent {
-            kind: EventKind::MembersAdded,
-            message: EventRef::None,
-            user_id: None,
-            data: Some(ids_json.clone()),
-            now: now.to_string(),
-        },
-        |b| {
-            b.exec(
-                &format!(
-                    "INSERT INTO chat_members (chat_id, user_id, is_admin, joined_at)
-                     SELECT ?1, j.value, 0, ?2 FROM json_each(?3) j WHERE {}",
-                    pending(1)
-                ),
-                args![chat_id, now, ids_json.as_str()],
-            )?;
-            Ok(())
-        },
-    )?;
-    event.stamp(&b.run().await?)
+    let guard = Sql::new(
+        "NOT EXISTS (SELECT 1 FROM chat_members WHERE chat_id = chats.id
+           AND user_id IN (SELECT value FROM json_each(?1)))",
+        args![ids_json.as_str()],
+    );
+    let event = NewEvent {
+        kind: EventKind::MembersAdded,
+        message: EventRef::None,
+        user_id: None,
+        data: Some(ids_json.clone()),
+        now: now.to_string(),
+    };
+    let (event, ()) = b.event(chat_id, Some(guard), event, |b| {
+        b.exec(
+            &format!(
+                "INSERT INTO chat_members (chat_id, user_id, is_admin, joined_at)
+                 SELECT ?1, j.value, 0, ?2 FROM json_each(?3) j WHERE {}",
+                pending(1)
+            ),
+            args![chat_id, now, ids_json.as_str()],
+        )?;
+        Ok(())
+    })?;
+    Ok(event)
 }
 
 #[derive(Deserialize)]
@@ -110,40 +107,53 @@ pub struct Removed {
     pub chat_deleted: bool,
 }
 
-/// Removes `user_id` from the chat, logging `member_removed`. When no admin remains the
-/// longest-standing member becomes admin (groups); when nobody remains the chat is deleted.
-pub async fn remove(
-    db: &Db,
+/// The handles of `remove` in a batch.
+pub struct RemoveReads {
+    event: Sequenced,
+    gen: Rows<Gen>,
+    deleted: Exec,
+}
+
+impl RemoveReads {
+    pub fn read(&self, res: &Results) -> ApiResult<Removed> {
+        Ok(Removed {
+            stamp: self.event.stamp(res)?,
+            member_gen: res.first(self.gen)?.map_or(0, |g| g.member_gen),
+            chat_deleted: res.changes(self.deleted) > 0,
+        })
+    }
+}
+
+/// Removes `user_id` from the chat, logging `member_removed` and bumping the membership
+/// generation, in the batch `b`. When no admin remains the longest-standing member becomes
+/// admin (`hand_over_admin`); when nobody remains the chat is deleted.
+pub fn remove(
+    b: &mut Batch,
     chat_id: i64,
     user_id: i64,
     hand_over_admin: bool,
     now: &str,
-) -> ApiResult<Removed> {
-    let mut b = Batch::new(db);
-    let (event, gen) = b.event(
-        chat_id,
-        Some(Sql::new(
-            "EXISTS (SELECT 1 FROM chat_members WHERE chat_id = chats.id AND user_id = ?1)",
-            args![user_id],
-        )),
-        NewEvent {
-            kind: EventKind::MemberRemoved,
-            message: EventRef::None,
-            user_id: Some(user_id),
-            data: None,
-            now: now.to_string(),
-        },
-        |b| {
-            b.query::<Gen>(
-                &format!(
-                    "UPDATE chats SET member_gen = member_gen + 1 WHERE id = ?1 AND {}
-                     RETURNING member_gen",
-                    super::batch::PENDING
-                ),
-                args![chat_id],
-            )
-        },
-    )?;
+) -> ApiResult<RemoveReads> {
+    let guard = Sql::new(
+        "EXISTS (SELECT 1 FROM chat_members WHERE chat_id = chats.id AND user_id = ?1)",
+        args![user_id],
+    );
+    let event = NewEvent {
+        kind: EventKind::MemberRemoved,
+        message: EventRef::None,
+        user_id: Some(user_id),
+        data: None,
+        now: now.to_string(),
+    };
+    let (event, gen) = b.event(chat_id, Some(guard), event, |b| {
+        b.query::<Gen>(
+            &format!(
+                "UPDATE chats SET member_gen = member_gen + 1 WHERE id = ?1 AND {PENDING}
+                 RETURNING member_gen"
+            ),
+            args![chat_id],
+        )
+    })?;
     b.exec(
         "DELETE FROM chat_members WHERE chat_id = ?1 AND user_id = ?2",
         args![chat_id, user_id],
@@ -163,13 +173,10 @@ pub async fn remove(
            AND NOT EXISTS (SELECT 1 FROM chat_members WHERE chat_id = ?1)",
         args![chat_id],
     )?;
-    let res = b.run().await?;
-    let stamp = event.stamp(&res)?;
-    let member_gen = res.first(gen)?.map_or(0, |g| g.member_gen);
-    Ok(Removed {
-        stamp,
-        member_gen,
-        chat_deleted: res.changes(deleted) > 0,
+    Ok(RemoveReads {
+        event,
+        gen,
+        deleted,
     })
 }
 

@@ -85,7 +85,12 @@ pub struct LoadedReads {
 impl LoadedReads {
     /// Loads the messages `ids` selects (newest first) — unless the caller already has them
     /// (`with_messages: false`) — with their reactions and the pointers of chat `chat`.
-    fn query(b: &mut Batch, chat: &Sql, ids: &Sql, with_messages: bool) -> ApiResult<Self> {
+    pub(super) fn query(
+        b: &mut Batch,
+        chat: &Sql,
+        ids: &Sql,
+        with_messages: bool,
+    ) -> ApiResult<Self> {
         let messages = if with_messages {
             let s = compose(
                 &format!(
@@ -246,11 +251,6 @@ pub fn extras(b: &mut Batch, id: i64, viewer: &Viewer) -> ApiResult<LoadedReads>
     LoadedReads::query(b, &chat, &ids, false)
 }
 
-/// Message `id` of chat `chat_id` with reactions and pointers (read back after a change).
-fn one(b: &mut Batch, chat_id: i64, id: i64) -> ApiResult<LoadedReads> {
-    LoadedReads::query(b, &Sql::value(chat_id), &Sql::value(id), true)
-}
-
 /// Messages `ids` of the chat with reactions and pointers, in one round trip (replays).
 pub async fn load_many(db: &Db, chat_id: i64, ids: &[i64]) -> ApiResult<Loaded> {
     let ids = Sql::new(
@@ -263,91 +263,43 @@ pub async fn load_many(db: &Db, chat_id: i64, ids: &[i64]) -> ApiResult<Loaded> 
     reads.read(&b.run().await?)
 }
 
-/// Sends a message: the chat's next seq, the message, `new_message`, the sender's read pointer
-/// and the chat's activity time (its message count follows by trigger), in one transaction. With a `client_id` already
-/// used by this sender in this chat nothing is written and the first message is returned (no
-/// stamp).
-pub async fn send(
-    db: &Db,
-    chat_id: i64,
-    sender: i64,
-    content: &str,
-    client_id: Option<&str>,
-    now: &str,
-) -> ApiResult<(Loaded, Option<Stamp>)> {
-    let mut b = Batch::new(db);
-    let (event, ()) = b.event(
-        chat_id,
-        Some(Sql::new(
-            "?1 IS NULL OR NOT EXISTS (SELECT 1 FROM messages
-               WHERE chat_id = chats.id AND sender_id = ?2 AND client_id = ?1)",
-            args![client_id, sender],
-        )),
-        NewEvent {
-            kind: EventKind::NewMessage,
-            message: EventRef::PendingMessage,
-            user_id: Some(sender),
-            data: None,
-            now: now.to_string(),
-        },
-        |b| {
-            b.exec(
-                &format!(
-                    "INSERT INTO messages (chat_id, seq, sender_id, content, client_id,
-                                           created_at, updated_at)
-                     SELECT id, last_seq, ?2, ?3, ?4, ?5, ?5 FROM chats
-                     WHERE id = ?1 AND {}",
-                    super::batch::PENDING
-                ),
-                args![chat_id, sender, content, client_id, now],
-            )?;
-            b.exec(
-                &format!(
-                    "UPDATE chat_members SET last_read_message_id = MAX(last_read_message_id,
-                       (SELECT m.id FROM messages m JOIN chats ON chats.id = m.chat_id
-                        WHERE chats.id = ?1 AND m.seq = chats.last_seq))
-                     WHERE chat_id = ?1 AND user_id = ?2 AND {}",
-                    pending(1)
-                ),
-                args![chat_id, sender],
-            )?;
-            b.exec(
-                &format!(
-                    "UPDATE chats SET last_activity_at = ?2 WHERE id = ?1 AND {}",
-                    super::batch::PENDING
-                ),
-                args![chat_id, now],
-            )?;
-            Ok(())
-        },
-    )?;
-    // The message this request means: the first with this client_id, else the new one.
-    let target = Sql::new(
-        "SELECT id FROM messages WHERE chat_id = ?1 AND (
-           (?2 IS NOT NULL AND sender_id = ?3 AND client_id = ?2)
-           OR (?2 IS NULL AND seq = (SELECT last_seq FROM chats WHERE id = ?1)))",
-        args![chat_id, client_id, sender],
-    );
-    let reads = LoadedReads::query(&mut b, &Sql::value(chat_id), &target, true)?;
-    let res = b.run().await?;
-    Ok((reads.read(&res)?, event.stamp(&res)?))
+/// What changing a message reads back, in the batch that changes it.
+pub struct ChangeReads {
+    event: Sequenced,
+    message: LoadedReads,
+}
+
+impl ChangeReads {
+    /// The message after the change and the event's stamp, or `None` when the guard refused
+    /// the change (nothing was written).
+    pub fn read(&self, res: &Results) -> ApiResult<Option<(Loaded, Stamp)>> {
+        match self.event.stamp(res)? {
+            Some(stamp) => Ok(Some((self.message.read(res)?, stamp))),
+            None => Ok(None),
+        }
+    }
+
+    /// A change that appended `event`, reading message `id` of chat `chat_id` back after it.
+    pub(super) fn new(b: &mut Batch, event: Sequenced, chat_id: i64, id: i64) -> ApiResult<Self> {
+        let message = LoadedReads::query(b, &Sql::value(chat_id), &Sql::value(id), true)?;
+        Ok(ChangeReads { event, message })
+    }
 }
 
 /// Edits (`Some(content)`) or soft-deletes (`None`: content emptied, reactions dropped) a
-/// message that is not deleted, logging `message_updated` / `message_deleted`. Returns the
-/// message after the change and the event's stamp, or `None` when it was deleted meanwhile.
-pub async fn change(
-    db: &Db,
+/// message that is not deleted, logging `message_updated` / `message_deleted`, in the batch
+/// `b`; the message is read back after the change.
+pub fn change(
+    b: &mut Batch,
     chat_id: i64,
     id: i64,
     content: Option<&str>,
     now: &str,
-) -> ApiResult<Option<(Loaded, Stamp)>> {
+) -> ApiResult<ChangeReads> {
     let kind = match content {
         Some(_) => EventKind::MessageUpdated,
         None => EventKind::MessageDeleted,
     };
-    let mut b = Batch::new(db);
     let (event, ()) = b.event(
         chat_id,
         Some(Sql::new(
@@ -393,21 +345,5 @@ pub async fn change(
             Ok(())
         },
     )?;
-    read_back(b, chat_id, id, event).await
-}
-
-/// Runs a change batch that appended `event`, reading message `id` back in it: the message
-/// after the change and the event's stamp, or `None` when the guard refused the change.
-pub(super) async fn read_back(
-    mut b: Batch<'_>,
-    chat_id: i64,
-    id: i64,
-    event: Sequenced,
-) -> ApiResult<Option<(Loaded, Stamp)>> {
-    let reads = one(&mut b, chat_id, id)?;
-    let res = b.run().await?;
-    match event.stamp(&res)? {
-        Some(stamp) => Ok(Some((reads.read(&res)?, stamp))),
-        None => Ok(None),
-    }
+    ChangeReads::new(b, event, chat_id, id)
 }

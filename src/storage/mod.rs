@@ -15,6 +15,7 @@ pub mod members;
 pub mod messages;
 pub mod reactions;
 pub mod receipts;
+pub mod sends;
 pub mod throttle;
 pub mod users;
 
@@ -96,7 +97,7 @@ macro_rules! args {
 }
 
 /// What one request cost in D1.
-#[derive(Debug, Clone, Copy, Default, PartialEq)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, serde::Serialize, Deserialize)]
 pub struct Cost {
     /// Sequential round trips.
     pub trips: u32,
@@ -104,6 +105,17 @@ pub struct Cost {
     pub millis: f64,
     /// Rows read plus rows written, as D1 reports them in each result's metadata.
     pub rows: u64,
+}
+
+impl std::ops::Add for Cost {
+    type Output = Cost;
+    fn add(self, o: Cost) -> Cost {
+        Cost {
+            trips: self.trips + o.trips,
+            millis: self.millis + o.millis,
+            rows: self.rows + o.rows,
+        }
+    }
 }
 
 pub struct Db {

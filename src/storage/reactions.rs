@@ -1,9 +1,8 @@
 //! Reactions: adding or removing one user's emoji on a message.
 
-use super::batch::Stamp;
 use super::batch::{pending, EventRef, NewEvent};
-use super::messages::{read_back, Loaded};
-use super::{Batch, Db, Sql};
+use super::messages::ChangeReads;
+use super::{Batch, Sql};
 use crate::args;
 use crate::domain::EventKind;
 use crate::error::ApiResult;
@@ -20,11 +19,11 @@ pub struct Reacting<'a> {
     pub max_distinct: i64,
 }
 
-/// Adds or removes the caller's emoji on a message, logging `reaction_updated`. Adding
-/// requires the message not deleted and, for an emoji not yet on it, fewer than
-/// `max_distinct` distinct ones. Returns the message after the change and the event's stamp, or
-/// `None` when the state no longer matched (nothing written).
-pub async fn react(db: &Db, r: &Reacting<'_>, now: &str) -> ApiResult<Option<(Loaded, Stamp)>> {
+/// Adds or removes the caller's emoji on a message, logging `reaction_updated`, in the batch
+/// `b`. Adding requires the message not deleted and, for an emoji not yet on it, fewer than
+/// `max_distinct` distinct ones; when the state no longer matches, nothing is written. The
+/// message is read back after the change.
+pub fn react(b: &mut Batch, r: &Reacting<'_>, now: &str) -> ApiResult<ChangeReads> {
     let mine =
         "EXISTS (SELECT 1 FROM reactions WHERE message_id = ?1 AND user_id = ?2 AND emoji = ?3)";
     let guard = if r.add {
@@ -39,7 +38,6 @@ pub async fn react(db: &Db, r: &Reacting<'_>, now: &str) -> ApiResult<Option<(Lo
     } else {
         Sql::new(mine, args![r.message_id, r.user_id, r.emoji])
     };
-    let mut b = Batch::new(db);
     let (event, ()) = b.event(
         r.chat_id,
         Some(guard),
@@ -66,5 +64,5 @@ pub async fn react(db: &Db, r: &Reacting<'_>, now: &str) -> ApiResult<Option<(Lo
             Ok(())
         },
     )?;
-    read_back(b, r.chat_id, r.message_id, event).await
+    ChangeReads::new(b, event, r.chat_id, r.message_id)
 }

@@ -3,8 +3,8 @@
 
 use serde::Deserialize;
 
-use super::batch::{pending, EventRef, NewEvent, Stamp};
-use super::{Batch, Db, Sql};
+use super::batch::{pending, EventRef, NewEvent, Sequenced, Stamp};
+use super::{Batch, Results, Rows, Sql};
 use crate::args;
 use crate::domain::EventKind;
 use crate::error::ApiResult;
@@ -24,20 +24,38 @@ pub struct Advanced {
     pub stamp: Option<Stamp>,
 }
 
+/// The handles of `advance` in a batch.
+pub struct AdvanceReads {
+    before: Rows<Advanced>,
+    event: Sequenced,
+}
+
+impl AdvanceReads {
+    pub fn read(&self, res: &Results) -> ApiResult<Advanced> {
+        let mut out = res.first(self.before)?.unwrap_or(Advanced {
+            pointer: 0,
+            marked: 0,
+            target_ok: false,
+            stamp: None,
+        });
+        out.stamp = self.event.stamp(res)?;
+        Ok(out)
+    }
+}
+
 /// Moves `user_id`'s read pointer in `chat_id` forward to `message_id` (or the newest
-/// message), logging `read_receipt` when it moved.
-pub async fn advance(
-    db: &Db,
+/// message), logging `read_receipt` when it moved, in the batch `b`.
+pub fn advance(
+    b: &mut Batch,
     chat_id: i64,
     user_id: i64,
     message_id: Option<i64>,
     now: &str,
-) -> ApiResult<Advanced> {
+) -> ApiResult<AdvanceReads> {
     // ?1 chat, ?2 user, ?3 requested message: the pointer's target.
     let target = "COALESCE((SELECT id FROM messages WHERE id = ?3 AND chat_id = ?1),
                   CASE WHEN ?3 IS NULL THEN (SELECT MAX(id) FROM messages WHERE chat_id = ?1) END,
                   0)";
-    let mut b = Batch::new(db);
     // Read before the change: what the call will mark.
     let before = b.query::<Advanced>(
         &format!(
@@ -80,13 +98,5 @@ pub async fn advance(
             Ok(())
         },
     )?;
-    let res = b.run().await?;
-    let mut out = res.first(before)?.unwrap_or(Advanced {
-        pointer: 0,
-        marked: 0,
-        target_ok: false,
-        stamp: None,
-    });
-    out.stamp = event.stamp(&res)?;
-    Ok(out)
+    Ok(AdvanceReads { before, event })
 }

@@ -1,0 +1,155 @@
+//! Sending a message in one D1 round trip: the batch authenticates the session, checks the
+//! membership and the `client_id`, stores the message with the chat's next seq, and reads back
+//! what the answer needs — all of it guarded, so a made-up session or a non-member writes
+//! nothing. The chat's room runs it (it is its chat's single writer) together with the other
+//! writes that arrived meanwhile.
+
+use serde::Deserialize;
+
+use super::batch::{pending, EventRef, NewEvent, Stamp, PENDING};
+use super::messages::{Loaded, LoadedReads};
+use super::users::UserRow;
+use super::{compose, int_bool, Batch, Results, Rows, Sql};
+use crate::args;
+use crate::domain::EventKind;
+use crate::error::ApiResult;
+
+/// A message to send.
+pub struct Sending<'a> {
+    pub chat_id: i64,
+    pub token_hash: &'a str,
+    pub content: &'a str,
+    pub client_id: Option<&'a str>,
+    pub now: &'a str,
+}
+
+/// The sender, read before anything is written.
+#[derive(Debug, Deserialize)]
+pub struct Sender {
+    #[serde(flatten)]
+    pub user: UserRow,
+    #[serde(deserialize_with = "int_bool")]
+    pub is_member: bool,
+}
+
+/// The row the send stored.
+#[derive(Debug, Deserialize)]
+pub struct Stored {
+    pub id: i64,
+    pub seq: i64,
+}
+
+/// What a send did.
+pub struct Sent {
+    /// `None`: the session is unknown, expired or revoked.
+    pub sender: Option<Sender>,
+    /// The message stored earlier with this `client_id` (a retry): nothing new was written.
+    pub earlier: Option<Loaded>,
+    /// The new message's row and its event's stamp.
+    pub stored: Option<(Stored, Stamp)>,
+}
+
+/// The handles of a send in a batch.
+pub struct SendReads {
+    sender: Rows<Sender>,
+    earlier: LoadedReads,
+    event: super::batch::Sequenced,
+    stored: Rows<Stored>,
+}
+
+impl SendReads {
+    pub fn read(&self, res: &Results) -> ApiResult<Sent> {
+        let earlier = self.earlier.read(res)?;
+        let stored = match (res.first(self.stored)?, self.event.stamp(res)?) {
+            (Some(row), Some(stamp)) => Some((row, stamp)),
+            _ => None,
+        };
+        Ok(Sent {
+            sender: res.first(self.sender)?,
+            earlier: (!earlier.messages.is_empty()).then_some(earlier),
+            stored,
+        })
+    }
+}
+
+/// The session's user id, in SQL (`?1` token hash, `?2` now).
+const SESSION_USER: &str = "(SELECT s.user_id FROM sessions s JOIN users u ON u.id = s.user_id
+      WHERE s.token_hash = ?1 AND s.expires_at > ?2 AND u.is_active = 1)";
+
+/// Pushes a send into `b`: who sends (and whether a member), an earlier message with the same
+/// `client_id` (read before this send writes, so a retry within one batch sees the first), then
+/// — only for a live session of a member and a new `client_id` — the chat's next seq, the
+/// message, the sender's read pointer, the chat's activity time and `new_message`.
+pub fn send(b: &mut Batch, s: &Sending) -> ApiResult<SendReads> {
+    let session = Sql::new(SESSION_USER, args![s.token_hash, s.now]);
+    let sender = compose(
+        "SELECT u.id, u.username, u.email, u.first_name, u.last_name,
+           EXISTS (SELECT 1 FROM chat_members WHERE chat_id = ?1 AND user_id = u.id) AS is_member
+         FROM users u WHERE u.id = {}",
+        args![s.chat_id],
+        &[&session],
+    );
+    let sender = b.query(&sender.text, sender.args)?;
+    let earlier_ids = compose(
+        "SELECT id FROM messages WHERE chat_id = ?1 AND ?2 IS NOT NULL AND client_id = ?2
+           AND sender_id = {}",
+        args![s.chat_id, s.client_id],
+        &[&session],
+    );
+    let earlier_chat = compose(
+        "(SELECT ?1 WHERE EXISTS ({}))",
+        args![s.chat_id],
+        &[&earlier_ids],
+    );
+    let earlier = LoadedReads::query(b, &earlier_chat, &earlier_ids, true)?;
+    let guard = compose(
+        "EXISTS (SELECT 1 FROM chat_members WHERE chat_id = chats.id AND user_id = {})
+         AND (?1 IS NULL OR NOT EXISTS (SELECT 1 FROM messages
+               WHERE chat_id = chats.id AND client_id = ?1 AND sender_id = {}))",
+        args![s.client_id],
+        &[&session, &session],
+    );
+    let event = NewEvent {
+        kind: EventKind::NewMessage,
+        message: EventRef::PendingMessage,
+        user_id: None,
+        data: None,
+        now: s.now.to_string(),
+    };
+    let (event, stored) = b.event(s.chat_id, Some(guard), event, |b| {
+        let insert = compose(
+            &format!(
+                "INSERT INTO messages (chat_id, seq, sender_id, content, client_id, created_at,
+                                       updated_at)
+                 SELECT id, last_seq, {{}}, ?2, ?3, ?4, ?4 FROM chats WHERE id = ?1 AND {PENDING}
+                 RETURNING id, seq"
+            ),
+            args![s.chat_id, s.content, s.client_id, s.now],
+            &[&session],
+        );
+        let stored = b.query(&insert.text, insert.args)?;
+        let pointer = compose(
+            &format!(
+                "UPDATE chat_members SET last_read_message_id = MAX(last_read_message_id,
+                   (SELECT m.id FROM messages m JOIN chats ON chats.id = m.chat_id
+                    WHERE chats.id = ?1 AND m.seq = chats.last_seq))
+                 WHERE chat_id = ?1 AND user_id = {{}} AND {}",
+                pending(1)
+            ),
+            args![s.chat_id],
+            &[&session],
+        );
+        b.exec(&pointer.text, pointer.args)?;
+        b.exec(
+            &format!("UPDATE chats SET last_activity_at = ?2 WHERE id = ?1 AND {PENDING}"),
+            args![s.chat_id, s.now],
+        )?;
+        Ok(stored)
+    })?;
+    Ok(SendReads {
+        sender,
+        earlier,
+        event,
+        stored,
+    })
+}
