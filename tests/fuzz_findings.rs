@@ -94,3 +94,20 @@ async fn a_whitespace_only_json_body_is_malformed() {
     let r = App::read(send("").await.unwrap()).await;
     assert_eq!(r.status, 200, "an empty body is still {{}}: {:?}", r.body);
 }
+
+/// Writes travel to the chat's room as JSON; the runtime's own JSON parser refused a chat id
+/// of 2^53 (valid in a path, but not a "safe" JS integer), so the room answered 400 and the
+/// send 500.
+#[tokio::test]
+async fn a_send_to_the_largest_chat_id_is_404_not_500() {
+    let app = app();
+    let ann = app.user("big").await;
+    let r = app
+        .post(
+            &format!("/messages/api/chats/{}/messages/", 1i64 << 53),
+            &ann.token,
+            json!({"content": "0", "client_id": "0"}),
+        )
+        .await;
+    assert_eq!(r.status, 404, "{:?}", r.body);
+}

@@ -59,7 +59,7 @@ pub async fn write(cx: &Cx, chat_id: i64, write: Write) -> ApiResult<Response> {
         op: RoomOp::Write { write },
     };
     let mut resp = call_room(&cx.env, &call).await?;
-    let WriteReply { reply, cost } = resp.json().await?;
+    let WriteReply { reply, cost } = serde_json::from_str(&resp.text().await?)?;
     cx.add_cost(cost);
     if reply.authenticated {
         cx.authenticated.set(true);

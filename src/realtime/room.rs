@@ -36,7 +36,9 @@ impl DurableObject for ChatRoom {
                     _ => Response::error("Bad connect.", 400),
                 }
             }
-            "/call" => match req.json::<RoomCall>().await {
+            // serde_json, not the runtime's JSON: ids up to 2^53 are valid, and a JS number
+            // above 2^53 - 1 is refused as an integer on the way in.
+            "/call" => match serde_json::from_str::<RoomCall>(&req.text().await?) {
                 Ok(call) => match self.live.call(call).await {
                     Some(reply) => Response::from_json(&reply),
                     None => Response::ok(""),
