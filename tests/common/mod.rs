@@ -25,6 +25,9 @@ pub struct Worker {
     pub base: String,
     pub port: u16,
     pub state: PathBuf,
+    /// `wrangler dev`'s arguments and process, for `restart`.
+    args: Vec<String>,
+    pid: std::sync::atomic::AtomicU32,
 }
 
 fn free_port() -> u16 {
@@ -125,17 +128,40 @@ impl Worker {
             args.push("--var".into());
             args.push(format!("{k}:{v}"));
         }
-        let args_ref: Vec<&str> = args.iter().map(String::as_str).collect();
-        let child = wrangler(&args_ref, &state.join("worker.log"));
-        watchdog(child.id());
-
         let worker = Worker {
             base: format!("http://127.0.0.1:{port}"),
             port,
             state,
+            args,
+            pid: AtomicU32::new(0),
         };
+        worker.spawn("worker.log");
         worker.wait_healthy();
         worker
+    }
+
+    /// Starts `wrangler dev` (its output in `log` under the state folder).
+    #[allow(clippy::zombie_processes)] // the watchdog ends wrangler when we exit
+    fn spawn(&self, log: &str) {
+        let args_ref: Vec<&str> = self.args.iter().map(String::as_str).collect();
+        let child = wrangler(&args_ref, &self.state.join(log));
+        watchdog(child.id());
+        self.pid.store(child.id(), Ordering::SeqCst);
+    }
+
+    /// Kills the runtime (wrangler and its workerd, at once, as a crash would) and starts it
+    /// again on the same state folder and port; returns once it is healthy.
+    pub fn restart(&self) {
+        let pid = self.pid.load(Ordering::SeqCst);
+        let _ = Command::new("bash")
+            .args(["-c", &format!("pkill -KILL -P {pid}; kill -KILL {pid}")])
+            .status();
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while raw_get_status(self.port, "/healthz").is_some() && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        self.spawn("worker-restarted.log");
+        self.wait_healthy();
     }
 
     fn wait_healthy(&self) {
