@@ -111,7 +111,8 @@ CREATE TABLE IF NOT EXISTS chats (
     created_by  INTEGER REFERENCES users(id) ON DELETE SET NULL,
     created_at  TEXT NOT NULL,
     updated_at  TEXT NOT NULL,
-    -- Ordering key of the chat list ("most recent activity first"): creation, then each message.
+    -- Ordering key of the chat list ("most recent activity first"): creation, then each message
+    -- (the trigger `messages_after_insert`).
     last_activity_at TEXT NOT NULL,
     -- The chat's event sequencer: the seq of its newest durable event. Bumped in the same D1
     -- batch (one transaction) that writes the event, so seqs are gapless per chat.
@@ -121,8 +122,7 @@ CREATE TABLE IF NOT EXISTS chats (
     -- membership before delivering, so a lost "close this socket" call cannot leak events.
     member_gen  INTEGER NOT NULL DEFAULT 0,
     -- Messages in the chat (tombstones included): a page's `count`, and the bound of
-    -- `page=N`, without counting the chat. Kept by the trigger `messages_count`, in the
-    -- transaction of every insert (imports included).
+    -- `page=N`, without counting the chat. Kept by the trigger `messages_after_insert`.
     message_count INTEGER NOT NULL DEFAULT 0
 );
 CREATE INDEX IF NOT EXISTS chats_by_activity ON chats (last_activity_at DESC, id DESC);
@@ -169,9 +169,15 @@ CREATE TABLE IF NOT EXISTS messages (
 );
 -- Message pages, last_message and unread counts all walk a chat's messages by id.
 CREATE INDEX IF NOT EXISTS messages_by_chat ON messages (chat_id, id);
-CREATE TRIGGER IF NOT EXISTS messages_count AFTER INSERT ON messages
+-- What every new message implies, kept by the database in the transaction of the insert
+-- (sends, and imports too): the chat's message count and last activity (the chat list's
+-- order), and its sender having read it (sending marks the chat read for the sender).
+CREATE TRIGGER IF NOT EXISTS messages_after_insert AFTER INSERT ON messages
 BEGIN
-    UPDATE chats SET message_count = message_count + 1 WHERE id = NEW.chat_id;
+    UPDATE chats SET message_count = message_count + 1, last_activity_at = NEW.created_at
+    WHERE id = NEW.chat_id;
+    UPDATE chat_members SET last_read_message_id = MAX(last_read_message_id, NEW.id)
+    WHERE chat_id = NEW.chat_id AND user_id = NEW.sender_id;
 END;
 -- A retried send (same sender, chat and client_id) can never store a second message.
 CREATE UNIQUE INDEX IF NOT EXISTS messages_client_id
@@ -189,7 +195,6 @@ CREATE TABLE IF NOT EXISTS reactions (
 
 -- The chat's durable event log (SPEC §6): what `?since=<seq>` replays. Rows hold references,
 -- not rendered JSON: a replayed event shows the current state of its message or chat.
--- Only the newest EVENT_RETENTION events per chat are kept.
 CREATE TABLE IF NOT EXISTS chat_events (
     chat_id    INTEGER NOT NULL REFERENCES chats(id) ON DELETE CASCADE,
     seq        INTEGER NOT NULL,
@@ -201,6 +206,13 @@ CREATE TABLE IF NOT EXISTS chat_events (
     created_at TEXT NOT NULL,
     PRIMARY KEY (chat_id, seq)
 );
+-- At least the newest 1000 events per chat are kept (between 1000 and 1063: pruned every 64th
+-- event, so most writes delete nothing).
+CREATE TRIGGER IF NOT EXISTS chat_events_retention AFTER INSERT ON chat_events
+WHEN NEW.seq % 64 = 0
+BEGIN
+    DELETE FROM chat_events WHERE chat_id = NEW.chat_id AND seq <= NEW.seq - 1000;
+END;
 
 -- The migrations this schema already contains, in wrangler's own table, so that
 -- `wrangler d1 migrations apply` on a database made from this file applies only later ones.

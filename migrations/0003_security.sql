@@ -1,4 +1,6 @@
--- 0003: security hardening. What each part is for is commented in schema.sql.
+-- 0003: security hardening, and what the one-round-trip send path relies on (counters and
+-- pointers kept by triggers, event retention by a trigger). What each part is for is
+-- commented in schema.sql.
 
 -- Chat ids are never reused.
 CREATE TABLE IF NOT EXISTS id_floors (
@@ -16,9 +18,17 @@ END;
 ALTER TABLE chats ADD COLUMN member_gen INTEGER NOT NULL DEFAULT 0;
 ALTER TABLE chats ADD COLUMN message_count INTEGER NOT NULL DEFAULT 0;
 UPDATE chats SET message_count = (SELECT COUNT(*) FROM messages WHERE chat_id = chats.id);
-CREATE TRIGGER IF NOT EXISTS messages_count AFTER INSERT ON messages
+CREATE TRIGGER IF NOT EXISTS messages_after_insert AFTER INSERT ON messages
 BEGIN
-    UPDATE chats SET message_count = message_count + 1 WHERE id = NEW.chat_id;
+    UPDATE chats SET message_count = message_count + 1, last_activity_at = NEW.created_at
+    WHERE id = NEW.chat_id;
+    UPDATE chat_members SET last_read_message_id = MAX(last_read_message_id, NEW.id)
+    WHERE chat_id = NEW.chat_id AND user_id = NEW.sender_id;
+END;
+CREATE TRIGGER IF NOT EXISTS chat_events_retention AFTER INSERT ON chat_events
+WHEN NEW.seq % 64 = 0
+BEGIN
+    DELETE FROM chat_events WHERE chat_id = NEW.chat_id AND seq <= NEW.seq - 1000;
 END;
 
 -- Sessions: pruning, and which chats their sockets are open in.

@@ -48,7 +48,7 @@ impl Cx {
         }
         let body = match req.method() {
             Method::Get | Method::Head | Method::Options => Vec::new(),
-            _ => read_body(&mut req).await?,
+            _ => read_body(&mut req, declared).await?,
         };
         let db = Db::new(env.d1("DB")?);
         let method = req.method();
@@ -168,12 +168,20 @@ impl Cx {
     }
 }
 
-/// The body, read as it streams in and refused (413) as soon as it passes `MAX_BODY_BYTES`,
-/// whatever `Content-Length` said: a chunked body is never buffered beyond the cap. A body
-/// that cannot be read counts as empty.
-async fn read_body(req: &mut Request) -> ApiResult<Vec<u8>> {
+/// The body, at most `MAX_BODY_BYTES` (413 beyond). With a `Content-Length` (already checked
+/// against the cap) it is read at once: HTTP bounds it to that length. Without one (a chunked
+/// body) it is read as it streams in and refused as soon as it passes the cap, so it is never
+/// buffered beyond it. A body that cannot be read counts as empty.
+async fn read_body(req: &mut Request, declared: Option<usize>) -> ApiResult<Vec<u8>> {
     if req.inner().body().is_none() {
         return Ok(Vec::new());
+    }
+    if declared.is_some() {
+        let body = req.bytes().await.unwrap_or_default();
+        return match body.len() > MAX_BODY_BYTES {
+            true => Err(ApiError::PayloadTooLarge),
+            false => Ok(body),
+        };
     }
     let Ok(mut stream) = req.stream() else {
         return Ok(Vec::new());

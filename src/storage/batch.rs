@@ -97,7 +97,7 @@ impl<'a> Batch<'a> {
     /// `chats` row), in the same transaction as the change
     /// that `change` pushes. The chat's `last_seq` is bumped first; statements pushed by
     /// `change` test [`pending`] to act only when the bump happened; the event row is written
-    /// after them (which ends "pending"), and events beyond `RETENTION` are pruned.
+    /// after them (which ends "pending").
     pub fn event<R>(
         &mut self,
         chat_id: i64,
@@ -135,6 +135,7 @@ impl<'a> Batch<'a> {
         if let EventRef::Message(id) | EventRef::ReadPointer(id) = event.message {
             insert_args.push(Arg::Int(id)); // ?6: D1 wants exactly as many values as parameters
         }
+        // Old events are pruned by the `chat_events_retention` trigger (schema.sql).
         self.exec(
             &format!(
                 "INSERT INTO chat_events (chat_id, seq, type, message_id, user_id, data, created_at)
@@ -142,11 +143,6 @@ impl<'a> Batch<'a> {
                  WHERE id = ?1 AND {PENDING}"
             ),
             insert_args,
-        )?;
-        self.exec(
-            "DELETE FROM chat_events WHERE chat_id = ?1
-               AND seq <= (SELECT last_seq FROM chats WHERE id = ?1) - ?2",
-            args![chat_id, RETENTION],
         )?;
         Ok((Sequenced { bump }, out))
     }
@@ -178,9 +174,6 @@ impl Results {
             .unwrap_or(0)
     }
 }
-
-/// Events kept per chat for `?since=` replay; older ones answer `resync_required`.
-pub const RETENTION: i64 = 1000;
 
 /// SQL condition over a `chats` row: true right after this batch bumped `last_seq` (in
 /// `Batch::event`) and before it wrote the event row.

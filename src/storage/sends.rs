@@ -6,8 +6,8 @@
 
 use serde::Deserialize;
 
-use super::batch::{pending, EventRef, NewEvent, Stamp, PENDING};
-use super::messages::{Loaded, LoadedReads};
+use super::batch::{EventRef, NewEvent, Stamp, PENDING};
+use super::messages::{Loaded, MessageRow, MESSAGE_COLUMNS, MESSAGE_FROM};
 use super::users::UserRow;
 use super::{compose, int_bool, Batch, Results, Rows, Sql};
 use crate::args;
@@ -49,24 +49,43 @@ pub struct Sent {
     pub stored: Option<(Stored, Stamp)>,
 }
 
+/// An earlier message with this `client_id`, with its reactions and the chat's read pointers
+/// as JSON, in one row.
+#[derive(Debug, Deserialize)]
+struct Earlier {
+    #[serde(flatten)]
+    message: MessageRow,
+    reactions: String,
+    pointers: String,
+}
+
+impl Earlier {
+    fn loaded(self) -> ApiResult<Loaded> {
+        Ok(Loaded {
+            reactions: serde_json::from_str(&self.reactions)?,
+            pointers: serde_json::from_str(&self.pointers)?,
+            messages: vec![self.message],
+        })
+    }
+}
+
 /// The handles of a send in a batch.
 pub struct SendReads {
     sender: Rows<Sender>,
-    earlier: LoadedReads,
+    earlier: Rows<Earlier>,
     event: super::batch::Sequenced,
     stored: Rows<Stored>,
 }
 
 impl SendReads {
     pub fn read(&self, res: &Results) -> ApiResult<Sent> {
-        let earlier = self.earlier.read(res)?;
         let stored = match (res.first(self.stored)?, self.event.stamp(res)?) {
             (Some(row), Some(stamp)) => Some((row, stamp)),
             _ => None,
         };
         Ok(Sent {
             sender: res.first(self.sender)?,
-            earlier: (!earlier.messages.is_empty()).then_some(earlier),
+            earlier: res.first(self.earlier)?.map(Earlier::loaded).transpose()?,
             stored,
         })
     }
@@ -79,7 +98,8 @@ const SESSION_USER: &str = "(SELECT s.user_id FROM sessions s JOIN users u ON u.
 /// Pushes a send into `b`: who sends (and whether a member), an earlier message with the same
 /// `client_id` (read before this send writes, so a retry within one batch sees the first), then
 /// — only for a live session of a member and a new `client_id` — the chat's next seq, the
-/// message, the sender's read pointer, the chat's activity time and `new_message`.
+/// message and `new_message`. The count, the chat's activity time and the sender's read pointer
+/// follow the message by trigger (`messages_after_insert`): five statements in all.
 pub fn send(b: &mut Batch, s: &Sending) -> ApiResult<SendReads> {
     let session = Sql::new(SESSION_USER, args![s.token_hash, s.now]);
     let sender = compose(
@@ -90,18 +110,24 @@ pub fn send(b: &mut Batch, s: &Sending) -> ApiResult<SendReads> {
         &[&session],
     );
     let sender = b.query(&sender.text, sender.args)?;
-    let earlier_ids = compose(
-        "SELECT id FROM messages WHERE chat_id = ?1 AND ?2 IS NOT NULL AND client_id = ?2
-           AND sender_id = {}",
+    let earlier = compose(
+        &format!(
+            "SELECT {MESSAGE_COLUMNS},
+               (SELECT json_group_array(json_object('message_id', r.message_id,
+                         'emoji', r.emoji, 'user_id', r.user_id))
+                FROM (SELECT * FROM reactions WHERE message_id = msg.id ORDER BY id) r)
+                 AS reactions,
+               (SELECT json_group_array(json_object('user_id', p.user_id,
+                         'last_read_message_id', p.last_read_message_id))
+                FROM chat_members p WHERE p.chat_id = msg.chat_id) AS pointers
+             FROM {MESSAGE_FROM}
+             WHERE msg.chat_id = ?1 AND ?2 IS NOT NULL AND msg.client_id = ?2
+               AND msg.sender_id = {{}}"
+        ),
         args![s.chat_id, s.client_id],
         &[&session],
     );
-    let earlier_chat = compose(
-        "(SELECT ?1 WHERE EXISTS ({}))",
-        args![s.chat_id],
-        &[&earlier_ids],
-    );
-    let earlier = LoadedReads::query(b, &earlier_chat, &earlier_ids, true)?;
+    let earlier = b.query(&earlier.text, earlier.args)?;
     let guard = compose(
         "EXISTS (SELECT 1 FROM chat_members WHERE chat_id = chats.id AND user_id = {})
          AND (?1 IS NULL OR NOT EXISTS (SELECT 1 FROM messages
@@ -127,24 +153,7 @@ pub fn send(b: &mut Batch, s: &Sending) -> ApiResult<SendReads> {
             args![s.chat_id, s.content, s.client_id, s.now],
             &[&session],
         );
-        let stored = b.query(&insert.text, insert.args)?;
-        let pointer = compose(
-            &format!(
-                "UPDATE chat_members SET last_read_message_id = MAX(last_read_message_id,
-                   (SELECT m.id FROM messages m JOIN chats ON chats.id = m.chat_id
-                    WHERE chats.id = ?1 AND m.seq = chats.last_seq))
-                 WHERE chat_id = ?1 AND user_id = {{}} AND {}",
-                pending(1)
-            ),
-            args![s.chat_id],
-            &[&session],
-        );
-        b.exec(&pointer.text, pointer.args)?;
-        b.exec(
-            &format!("UPDATE chats SET last_activity_at = ?2 WHERE id = ?1 AND {PENDING}"),
-            args![s.chat_id, s.now],
-        )?;
-        Ok(stored)
+        b.query(&insert.text, insert.args)
     })?;
     Ok(SendReads {
         sender,
