@@ -3,6 +3,7 @@
 #   make test   install what is missing, then fmt, clippy, unit and integration tests, short fuzz
 #   make fuzz   Schemathesis against a fresh local worker and the schema it serves (~6 min)
 #   make bench  install what is missing, then measure REST, WebSocket fan-out and bundle size
+#   make bench-demo  our fan-out beside Cloudflare's chat demo, interleaved (= BENCH_DEMO=1 make bench)
 # Every install step checks what is already there, so repeat runs are quick.
 
 SHELL := /bin/bash
@@ -33,13 +34,14 @@ WRANGLER := wrangler
 SOURCES := $(shell find src -name '*.rs') Cargo.toml Cargo.lock openapi.json
 
 .PHONY: help tools build dev test lint unit integration schema-local deploy-dry-run clean \
-	fuzz-tools fuzz fuzz-short bench
+	fuzz-tools fuzz fuzz-short bench bench-demo bench-demo-tools
 
 help:
 	@echo "make dev    # run the worker locally on http://127.0.0.1:$(PORT) (state in $(STATE)/)"
 	@echo "make test   # fmt, clippy, unit tests and integration tests against a local worker"
 	@echo "make fuzz   # Schemathesis against a local worker and its OpenAPI schema (FUZZ_TIME=$(FUZZ_TIME) s)"
 	@echo "make bench  # REST throughput, WebSocket fan-out and bundle size (bench/README.md)"
+	@echo "make bench-demo  # fan-out beside Cloudflare's chat demo, interleaved (bench/README.md)"
 
 ## tools: the wasm target, worker-build, the wasm-bindgen CLI, Node 22 and wrangler (from npm).
 tools: node_modules/.installed
@@ -101,11 +103,25 @@ deploy-dry-run: tools build
 
 ## bench: one bounded run against its own local worker (state in target/bench-state/); prints
 ## the table. Settings: BENCH_* variables (bench/README.md). Exit 1 on a lost delivery or error.
-BENCH_TIMEOUT ?= 20m
-bench: tools build
+## BENCH_DEMO=1 (or make bench-demo): instead, our fan-out beside a patched copy of
+## Cloudflare's chat demo (../shared/anchors, served from target/bench-state/chat-demo/),
+## measured with the npm ws client of bench/demo/ (installed there by npm ci).
+BENCH_TIMEOUT ?= $(if $(BENCH_DEMO),45m,20m)
+export BENCH_DEMO
+bench: tools build $(if $(BENCH_DEMO),bench-demo-tools)
 	rm -rf target/bench-state
 	cargo bench --bench edge --no-run
 	timeout --signal=INT --kill-after=30s $(BENCH_TIMEOUT) cargo bench --bench edge
+
+bench-demo:
+	$(MAKE) bench BENCH_DEMO=1
+
+## bench-demo-tools: the ws client of `make bench-demo`, in bench/demo/node_modules (git-ignored).
+bench-demo-tools: bench/demo/node_modules/.installed
+
+bench/demo/node_modules/.installed: bench/demo/package.json bench/demo/package-lock.json | node_modules/.installed
+	cd bench/demo && npm ci --no-audit --no-fund --loglevel=error
+	@touch $@
 
 clean:
 	rm -rf build target/test-state target/bench-state $(STATE)
