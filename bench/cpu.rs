@@ -138,3 +138,59 @@ impl std::ops::AddAssign for Cpu {
         self.client += o.client;
     }
 }
+
+/// The whole machine's CPU counters, to tell how busy the neighbours were during a run: time
+/// the cores were busy (`/proc/stat`, all processes) and time tasks waited for a core
+/// (`/proc/pressure/cpu`, "some"). Zero where the kernel has neither.
+#[derive(Clone, Copy, Default)]
+pub struct Machine {
+    pub busy: Duration,
+    pub waited: Duration,
+    pub at: Option<std::time::Instant>,
+}
+
+impl Machine {
+    pub fn now() -> Machine {
+        let busy = std::fs::read_to_string("/proc/stat")
+            .ok()
+            .and_then(|s| {
+                let line = s.lines().next()?.to_string();
+                let f: Vec<u64> = line
+                    .split_whitespace()
+                    .skip(1)
+                    .filter_map(|v| v.parse().ok())
+                    .collect();
+                // user nice system idle iowait irq softirq steal
+                let busy = f.first()? + f.get(1)? + f.get(2)? + f.get(5)? + f.get(6)? + f.get(7)?;
+                Some(Duration::from_millis(busy * 1000 / TICKS_PER_SEC))
+            })
+            .unwrap_or_default();
+        let waited = std::fs::read_to_string("/proc/pressure/cpu")
+            .ok()
+            .and_then(|s| {
+                let some = s.lines().find(|l| l.starts_with("some"))?.to_string();
+                let total = some
+                    .split_whitespace()
+                    .find_map(|kv| kv.strip_prefix("total="))?;
+                Some(Duration::from_micros(total.parse().ok()?))
+            })
+            .unwrap_or_default();
+        Machine {
+            busy,
+            waited,
+            at: Some(std::time::Instant::now()),
+        }
+    }
+
+    /// Since `earlier`: (cores busy on average, share of the time some task waited for a core).
+    pub fn since(&self, earlier: &Machine) -> (f64, f64) {
+        let (Some(a), Some(b)) = (earlier.at, self.at) else {
+            return (f64::NAN, f64::NAN);
+        };
+        let wall = b.duration_since(a).as_secs_f64().max(1e-3);
+        (
+            self.busy.saturating_sub(earlier.busy).as_secs_f64() / wall,
+            self.waited.saturating_sub(earlier.waited).as_secs_f64() / wall,
+        )
+    }
+}

@@ -117,6 +117,10 @@ struct Run {
     failure: Option<String>,
     /// The measured worker's runtime and proxy, and the client process, from "go" to "sent".
     cpu: Cpu,
+    /// Over the same window: the machine's busy cores (every process) and the share of time
+    /// some task waited for a core (PSI), and the window's length.
+    machine: (f64, f64),
+    wall: Duration,
 }
 
 impl Run {
@@ -135,6 +139,12 @@ impl Run {
     /// CPU milliseconds per message sent: (worker runtime, wrangler's proxy, client).
     fn cpu_ms(&self) -> (f64, f64, f64) {
         self.cpu.per(self.int("sent"))
+    }
+
+    /// Cores this run's processes (worker runtime, proxy, client) kept busy on average.
+    fn own_cores(&self) -> f64 {
+        let c = self.cpu;
+        (c.runtime + c.proxy + c.client).as_secs_f64() / self.wall.as_secs_f64().max(1e-3)
     }
 
     fn clean(&self) -> bool {
@@ -322,6 +332,8 @@ fn run_one(ctx: &Ctx, scenario: Scenario, side: Side, run: usize) -> Run {
         result: Value::Null,
         failure: None,
         cpu: Cpu::default(),
+        machine: (f64::NAN, f64::NAN),
+        wall: Duration::ZERO,
     };
     let mut child = match Command::new("node")
         .arg(&ctx.client)
@@ -359,6 +371,7 @@ fn run_one(ctx: &Ctx, scenario: Scenario, side: Side, run: usize) -> Run {
     // loaded machine; the sends are bounded by the timeout.
     let deadline = Instant::now() + Duration::from_secs(120) + cfg.timeout * 2;
     let mut before = Cpu::default();
+    let mut machine = cpu::Machine::default();
     loop {
         let left = deadline.saturating_duration_since(Instant::now());
         let line = match rx.recv_timeout(left) {
@@ -375,11 +388,18 @@ fn run_one(ctx: &Ctx, scenario: Scenario, side: Side, run: usize) -> Run {
         match v["event"].as_str() {
             Some("ready") => {
                 settle(&ports);
+                machine = cpu::Machine::now();
                 before = snapshot();
                 let _ = writeln!(stdin, "go");
             }
             Some("sent") => {
                 out.cpu = snapshot().since(before);
+                let now = cpu::Machine::now();
+                out.machine = now.since(&machine);
+                out.wall = match (machine.at, now.at) {
+                    (Some(a), Some(b)) => b.duration_since(a),
+                    _ => Duration::ZERO,
+                };
                 let _ = writeln!(stdin, "close");
             }
             Some("result") => {
@@ -528,19 +548,23 @@ fn report(cfg: &Config, scenarios: &[Scenario], runs: &[Run]) {
         "\n### Every run, in the order run\n\nCPU is per message sent, from the first send to \
          the last delivery plus 0.5 s: *runtime* is the workerd that runs the worker (for ours \
          also its Durable Objects and the local D1), *proxy* the workerd `wrangler dev` puts in \
-         front of it, *client* the `ws` client process (both sides' receivers and senders).\n"
+         front of it, *client* the `ws` client process (both sides' receivers and senders). \
+         *Cores busy* over the same window: the whole machine / this run's three processes (the \
+         rest is other programs); *waited* is the share of the time some task waited for a core \
+         (`/proc/pressure/cpu`); *client loop delay* how late the client's event loop ran (p99 / \
+         max), an error bar on its arrival times; *send lag* how late a paced send left.\n"
     );
     println!(
         "| scenario | run | side | load avg | connect s | deflate | delivered / expected | lost \
          | dup | out of order | errors | deliveries/s | p50 ms | p99 ms | max ms \
          | slowest: message, ms (accepted after ms) | POST p50 ms | D1 round trips / ms \
-         | CPU ms/msg runtime / proxy / client | send lag ms | bytes/delivery wire / JSON |"
+         | CPU ms/msg runtime / proxy / client | send lag ms | bytes/delivery wire / JSON | cores busy machine / run | waited | client loop delay p99 / max ms |"
     );
-    println!("|---|---:|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|---:|---:|---:|---:|---:|");
+    println!("|---|---:|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|");
     for r in runs {
         if let Some(f) = &r.failure {
             println!(
-                "| {} | {} | {} | {} | FAILED: {} ||||||||||||||||",
+                "| {} | {} | {} | {} | FAILED: {} |||||||||||||||||||",
                 r.scenario.label(),
                 r.run,
                 r.side.name(),
@@ -558,7 +582,7 @@ fn report(cfg: &Config, scenarios: &[Scenario], runs: &[Run]) {
         };
         println!(
             "| {} | {} | {} | {} | {:.1} | {} | {} / {} | {} | {} | {} | {} | {:.0} | {} | {} | {} \
-             | #{}: {} ({}) | {} | {} | {:.2} / {:.2} / {:.2} | {} | {:.0} / {:.0} |",
+             | #{}: {} ({}) | {} | {} | {:.2} / {:.2} / {:.2} | {} | {:.0} / {:.0} | {:.2} / {:.2} | {:.0} % | {} / {} |",
             r.scenario.label(),
             r.run,
             r.side.name(),
@@ -586,6 +610,11 @@ fn report(cfg: &Config, scenarios: &[Scenario], runs: &[Run]) {
             ms(r.num("timer_lag_max_ms")),
             r.num("wire_bytes_per_delivery"),
             r.num("frame_bytes_per_delivery"),
+            r.machine.0,
+            r.own_cores(),
+            100.0 * r.machine.1,
+            ms(r.num("loop_delay_p99_ms")),
+            ms(r.num("loop_delay_max_ms")),
         );
     }
 }

@@ -24,7 +24,7 @@
 
 import http from "node:http";
 import readline from "node:readline";
-import { performance } from "node:perf_hooks";
+import { monitorEventLoopDelay, performance } from "node:perf_hooks";
 import WebSocket from "ws";
 
 const cfg = JSON.parse(process.argv[2]);
@@ -380,6 +380,11 @@ async function main() {
   const wire = () => receivers.reduce((sum, rx) => sum + (rx.ws._socket ? rx.ws._socket.bytesRead : 0), 0);
   const wire0 = wire();
   const payload0 = payloadBytes;
+  // How late this process's event loop ran (a busy client or a starved core): arrival times
+  // are taken on it, so its delay is an error bar on every latency.
+  // (It samples with a 10 ms timer and reports whole intervals: the 10 ms are taken off.)
+  const loopDelay = monitorEventLoopDelay({ resolution: 10 });
+  loopDelay.enable();
 
   const start = now();
   const deadline = start + cfg.timeout_s * 1000;
@@ -387,6 +392,7 @@ async function main() {
   else await fast(deadline);
   await Promise.race([allArrivedP, sleep(deadline - now())]);
   await sleep(cfg.grace_ms);
+  loopDelay.disable();
   const wireBytes = wire() - wire0;
   const frameBytes = payloadBytes - payload0;
   out({ event: "sent" });
@@ -452,6 +458,8 @@ async function main() {
     d1_ms_mean: timed ? d1Ms / timed : null,
     timed,
     timer_lag_max_ms: timerLagMax,
+    loop_delay_p99_ms: Math.max(0, loopDelay.percentile(99) / 1e6 - 10),
+    loop_delay_max_ms: Math.max(0, loopDelay.max / 1e6 - 10),
     // Bytes the receivers read from their TCP sockets during the sends, and the frames' JSON
     // after inflating: their ratio shows permessage-deflate at work.
     wire_bytes_per_delivery: delivered ? wireBytes / delivered : null,
