@@ -829,9 +829,11 @@ pub fn run() -> i32 {
             r.run,
             r.side.name(),
             r.failure.clone().unwrap_or_else(|| format!(
-                "{} of {} deliveries lost, {} duplicated, {} out of order, {} errors ({} sends); first: {}",
+                "{} of {} deliveries lost ({} of {} messages sent), {} duplicated, {} out of order, {} errors ({} sends); first: {}",
                 r.lost(),
                 r.int("expected"),
+                r.int("sent"),
+                r.int("messages"),
                 r.int("duplicates"),
                 r.int("out_of_order"),
                 r.int("errors"),
