@@ -106,9 +106,10 @@ deploy-dry-run: tools build
 ## BENCH_DEMO=1 (or make bench-demo): instead, our fan-out beside a patched copy of
 ## Cloudflare's chat demo (../shared/anchors, served from target/bench-state/chat-demo/),
 ## measured with the npm ws client of bench/demo/ (installed there by npm ci).
-BENCH_TIMEOUT ?= $(if $(BENCH_DEMO),45m,20m)
+BENCH_DEMO_ON := $(filter-out 0,$(strip $(BENCH_DEMO)))
+BENCH_TIMEOUT ?= $(if $(BENCH_DEMO_ON),45m,20m)
 export BENCH_DEMO
-bench: tools build $(if $(BENCH_DEMO),bench-demo-tools)
+bench: tools build $(if $(BENCH_DEMO_ON),bench-demo-tools)
 	rm -rf target/bench-state
 	cargo bench --bench edge --no-run
 	timeout --signal=INT --kill-after=30s $(BENCH_TIMEOUT) cargo bench --bench edge
