@@ -4,6 +4,7 @@
 #   make fuzz   Schemathesis against a fresh local worker and the schema it serves (~6 min)
 #   make bench  install what is missing, then measure REST, WebSocket fan-out and bundle size
 #   make web    build the web UI into web/dist/ (part of make build); make e2e runs its browser tests
+#   make bench-demo  our fan-out beside Cloudflare's chat demo, interleaved (= BENCH_DEMO=1 make bench)
 # Every install step checks what is already there, so repeat runs are quick; each prints one line
 # saying what it found or what it is doing (a cold first run compiles the cargo tools for 4-11 minutes).
 
@@ -41,13 +42,14 @@ SOURCES := $(shell find src -name '*.rs') Cargo.toml Cargo.lock openapi.json
 
 .PHONY: help tools rust-tools node build dev test test-steps lint unit integration schema-local \
 	deploy-dry-run clean fuzz-tools fuzz fuzz-short bench bench-run web web-tools web-unit e2e \
-	chromium screenshots bench-web
+	chromium screenshots bench-web bench-demo bench-demo-tools profile
 
 help:
 	@echo "make dev    # run the worker locally on http://127.0.0.1:$(PORT) (state in $(STATE)/)"
 	@echo "make test   # fmt, clippy, unit tests and integration tests against a local worker"
 	@echo "make fuzz   # Schemathesis against a local worker and its OpenAPI schema (FUZZ_TIME=$(FUZZ_TIME) s)"
 	@echo "make bench  # REST throughput, WebSocket fan-out and bundle size (bench/README.md)"
+	@echo "make bench-demo  # fan-out beside Cloudflare's chat demo, interleaved (bench/README.md)"
 
 ## tools: the wasm target, worker-build, the wasm-bindgen CLI (cargo), wrangler and Node (npm).
 tools: rust-tools node
@@ -188,15 +190,44 @@ deploy-dry-run: tools build
 
 ## bench: one bounded run against its own local worker (state in target/bench-state/); prints
 ## the table. Settings: BENCH_* variables (bench/README.md). Exit 1 on a lost delivery or error.
-BENCH_TIMEOUT ?= 20m
+## BENCH_DEMO=1 (or make bench-demo): instead, our fan-out beside a patched copy of
+## Cloudflare's chat demo (../shared/anchors, served from target/bench-state/chat-demo/),
+## measured with the npm ws client of bench/demo/ (installed there by npm ci).
+BENCH_DEMO_ON := $(filter-out 0,$(strip $(BENCH_DEMO)))
+BENCH_TIMEOUT ?= $(if $(BENCH_DEMO_ON),45m,20m)
+export BENCH_DEMO
 bench:
 	@scripts/same-tree.sh "make bench" $(MAKE) --no-print-directory bench-run
 
-bench-run: tools build
+bench-run: tools build $(if $(BENCH_DEMO_ON),bench-demo-tools)
 	rm -rf target/bench-state
 	cargo bench --bench edge --no-run
 	timeout --signal=INT --kill-after=30s $(BENCH_TIMEOUT) cargo bench --bench edge
-	$(MAKE) --no-print-directory bench-web
+	$(if $(BENCH_DEMO_ON),,$(MAKE) --no-print-directory bench-web)
+
+bench-demo:
+	$(MAKE) bench BENCH_DEMO=1
+
+## bench-demo-tools: the ws client of `make bench-demo`, in bench/demo/node_modules (git-ignored).
+bench-demo-tools: bench/demo/node_modules/.installed
+
+bench/demo/node_modules/.installed: bench/demo/package.json bench/demo/package-lock.json | node
+	cd bench/demo && npm ci --no-audit --no-fund --loglevel=error
+	@touch $@
+
+## profile: where one message's CPU goes (bench/profile.mjs): a fresh local worker with an
+## inspector, paced sends to 10 sockets, the runtime's sampling profiler (PROFILE_ARGS:
+## receivers messages senders).
+PROFILE_ARGS ?= 10 200 4
+profile: tools build
+	rm -rf target/profile-state && mkdir -p target/profile-state
+	$(WRANGLER) d1 execute DB --local --persist-to target/profile-state --file schema.sql > /dev/null
+	$(WRANGLER) dev --local --ip 127.0.0.1 --port 8931 --inspector-port 9931 \
+	  --persist-to target/profile-state --show-interactive-dev-session=false \
+	  > target/profile-state/worker.log 2>&1 & pid=$$!; \
+	trap "kill $$pid" EXIT; \
+	for i in $$(seq 60); do curl -sf -o /dev/null http://127.0.0.1:8931/healthz && break; sleep 1; done; \
+	node bench/profile.mjs http://127.0.0.1:8931 9931 $(PROFILE_ARGS)
 
 clean:
 	rm -rf build web/dist target/test-state target/bench-state target/e2e-state $(STATE) .tools

@@ -11,6 +11,7 @@ mod common;
 
 mod bundle;
 mod cpu;
+mod demo;
 mod fanout;
 mod report;
 mod rest;
@@ -170,6 +171,13 @@ async fn check_pages(app: &App) {
 
 #[tokio::main(flavor = "multi_thread")]
 async fn main() {
+    if demo::enabled() {
+        // Our worker beside Cloudflare's chat demo (issue 11): its own tables, nothing else.
+        let code = tokio::task::spawn_blocking(demo::run)
+            .await
+            .expect("bench-demo");
+        std::process::exit(code);
+    }
     let cfg = Config::from_env();
     let state = common::root().join("target/bench-state");
     println!("# Edge Messaging benchmark\n");

@@ -30,7 +30,7 @@ pub struct Worker {
     pid: std::sync::atomic::AtomicU32,
 }
 
-fn free_port() -> u16 {
+pub fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())
         .map(|a| a.port())
@@ -180,7 +180,7 @@ impl Worker {
 /// Kills wrangler (and its workerd) when this test process exits, however it exits. The
 /// children are reaped by the watchdog shell, not by us (we may exit first).
 #[allow(clippy::zombie_processes)]
-fn watchdog(child_pid: u32) {
+pub fn watchdog(child_pid: u32) {
     let me = std::process::id();
     let script = format!(
         "while kill -0 {me} 2>/dev/null; do sleep 0.5; done; \
@@ -196,7 +196,7 @@ fn watchdog(child_pid: u32) {
         .expect("watchdog");
 }
 
-fn raw_get_status(port: u16, path: &str) -> Option<u16> {
+pub fn raw_get_status(port: u16, path: &str) -> Option<u16> {
     let mut s = TcpStream::connect(("127.0.0.1", port)).ok()?;
     s.set_read_timeout(Some(Duration::from_secs(10))).ok()?;
     write!(
