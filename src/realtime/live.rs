@@ -52,6 +52,8 @@ pub struct LiveChat {
     sockets: Sockets,
     /// Whether a batch is being committed; writes arriving meanwhile wait in `queue`.
     writing: Cell<bool>,
+    /// Whether this instance has read the log's head (its first batch does).
+    head_read: Cell<bool>,
     queue: RefCell<Vec<Queued>>,
 }
 
@@ -64,6 +66,7 @@ impl LiveChat {
             loaded: Cell::new(false),
             sockets: Sockets::default(),
             writing: Cell::new(false),
+            head_read: Cell::new(false),
             queue: RefCell::new(Vec::new()),
         }
     }
@@ -203,18 +206,25 @@ impl LiveChat {
         let chat_id = self.room.borrow().chat_id;
         let now = time::now_iso();
         let mut b = Batch::new(&db);
-        let head = b.query::<Stamp>(
-            "SELECT last_seq, member_gen FROM chats WHERE id = ?1",
-            args![chat_id],
-        );
+        // The log's head before this batch, read once per instance: after that the room has
+        // delivered everything it committed.
+        let head = match self.head_read.get() {
+            true => None,
+            false => b
+                .query::<Stamp>(
+                    "SELECT last_seq, member_gen FROM chats WHERE id = ?1",
+                    args![chat_id],
+                )
+                .ok(),
+        };
         let planned: Vec<_> = writes
             .iter()
             .map(|w| writes::plan(&mut b, chat_id, w, &now))
             .collect();
-        let res = match (head, b.run().await) {
-            (Ok(head), Ok(res)) => (head, res),
-            (_, Err(e)) | (Err(e), _) if writes.len() == 1 => return vec![failed(&e)],
-            _ => {
+        let res = match b.run().await {
+            Ok(res) => res,
+            Err(e) if writes.len() == 1 => return vec![failed(&e)],
+            Err(_) => {
                 let mut out = Vec::new();
                 for w in writes {
                     out.extend(Box::pin(self.commit(std::slice::from_ref(w))).await);
@@ -222,8 +232,10 @@ impl LiveChat {
                 return out;
             }
         };
-        let (head, res) = res;
-        self.catch_up_to(&db, res.first(head).ok().flatten()).await;
+        if let Some(head) = head {
+            self.catch_up_to(&db, res.first(head).ok().flatten()).await;
+            self.head_read.set(true);
+        }
         let cost = db.cost();
         let replies = planned
             .into_iter()

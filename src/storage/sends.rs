@@ -7,7 +7,7 @@
 use serde::Deserialize;
 
 use super::batch::{EventRef, NewEvent, Stamp, PENDING};
-use super::messages::{Loaded, MessageRow, MESSAGE_COLUMNS, MESSAGE_FROM};
+use super::messages::{Loaded, MessageRow, PointerRow, ReactionRow};
 use super::users::UserRow;
 use super::{compose, int_bool, Batch, Results, Rows, Sql};
 use crate::args;
@@ -23,13 +23,15 @@ pub struct Sending<'a> {
     pub now: &'a str,
 }
 
-/// The sender, read before anything is written.
+/// The sender, read before anything is written, with the message they sent earlier with this
+/// `client_id`, if any (JSON: the message row, its reactions and the chat's read pointers).
 #[derive(Debug, Deserialize)]
 pub struct Sender {
     #[serde(flatten)]
     pub user: UserRow,
     #[serde(deserialize_with = "int_bool")]
     pub is_member: bool,
+    earlier: Option<String>,
 }
 
 /// The row the send stored.
@@ -49,30 +51,17 @@ pub struct Sent {
     pub stored: Option<(Stored, Stamp)>,
 }
 
-/// An earlier message with this `client_id`, with its reactions and the chat's read pointers
-/// as JSON, in one row.
+/// `Sender::earlier`'s JSON.
 #[derive(Debug, Deserialize)]
 struct Earlier {
-    #[serde(flatten)]
     message: MessageRow,
-    reactions: String,
-    pointers: String,
-}
-
-impl Earlier {
-    fn loaded(self) -> ApiResult<Loaded> {
-        Ok(Loaded {
-            reactions: serde_json::from_str(&self.reactions)?,
-            pointers: serde_json::from_str(&self.pointers)?,
-            messages: vec![self.message],
-        })
-    }
+    reactions: Vec<ReactionRow>,
+    pointers: Vec<PointerRow>,
 }
 
 /// The handles of a send in a batch.
 pub struct SendReads {
     sender: Rows<Sender>,
-    earlier: Rows<Earlier>,
     event: super::batch::Sequenced,
     stored: Rows<Stored>,
 }
@@ -83,9 +72,21 @@ impl SendReads {
             (Some(row), Some(stamp)) => Some((row, stamp)),
             _ => None,
         };
+        let mut sender = res.first(self.sender)?;
+        let earlier = match sender.as_mut().and_then(|s| s.earlier.take()) {
+            Some(json) => {
+                let e: Earlier = serde_json::from_str(&json)?;
+                Some(Loaded {
+                    messages: vec![e.message],
+                    reactions: e.reactions,
+                    pointers: e.pointers,
+                })
+            }
+            None => None,
+        };
         Ok(Sent {
-            sender: res.first(self.sender)?,
-            earlier: res.first(self.earlier)?.map(Earlier::loaded).transpose()?,
+            sender,
+            earlier,
             stored,
         })
     }
@@ -99,35 +100,38 @@ const SESSION_USER: &str = "(SELECT s.user_id FROM sessions s JOIN users u ON u.
 /// `client_id` (read before this send writes, so a retry within one batch sees the first), then
 /// — only for a live session of a member and a new `client_id` — the chat's next seq, the
 /// message and `new_message`. The count, the chat's activity time and the sender's read pointer
-/// follow the message by trigger (`messages_after_insert`): five statements in all.
+/// follow the message by trigger (`messages_after_insert`): four statements in all.
 pub fn send(b: &mut Batch, s: &Sending) -> ApiResult<SendReads> {
     let session = Sql::new(SESSION_USER, args![s.token_hash, s.now]);
+    // The earlier message is read before this send writes, so a retry in the same batch
+    // finds the first.
     let sender = compose(
         "SELECT u.id, u.username, u.email, u.first_name, u.last_name,
-           EXISTS (SELECT 1 FROM chat_members WHERE chat_id = ?1 AND user_id = u.id) AS is_member
+           EXISTS (SELECT 1 FROM chat_members WHERE chat_id = ?1 AND user_id = u.id)
+             AS is_member,
+           (SELECT json_object(
+              'message', json_object('id', msg.id, 'chat_id', msg.chat_id, 'seq', msg.seq,
+                'content', msg.content, 'client_id', msg.client_id,
+                'created_at', msg.created_at, 'updated_at', msg.updated_at,
+                'is_edited', msg.is_edited, 'is_deleted', msg.is_deleted,
+                'sender_id', msg.sender_id, 'sender_username', u.username,
+                'sender_email', u.email, 'sender_first_name', u.first_name,
+                'sender_last_name', u.last_name),
+              'reactions', (SELECT json_group_array(json_object('message_id', r.message_id,
+                              'emoji', r.emoji, 'user_id', r.user_id))
+                            FROM (SELECT * FROM reactions WHERE message_id = msg.id
+                                  ORDER BY id) r),
+              'pointers', (SELECT json_group_array(json_object('user_id', p.user_id,
+                             'last_read_message_id', p.last_read_message_id))
+                           FROM chat_members p WHERE p.chat_id = msg.chat_id))
+            FROM messages msg
+            WHERE msg.chat_id = ?1 AND ?2 IS NOT NULL AND msg.client_id = ?2
+              AND msg.sender_id = u.id) AS earlier
          FROM users u WHERE u.id = {}",
-        args![s.chat_id],
-        &[&session],
-    );
-    let sender = b.query(&sender.text, sender.args)?;
-    let earlier = compose(
-        &format!(
-            "SELECT {MESSAGE_COLUMNS},
-               (SELECT json_group_array(json_object('message_id', r.message_id,
-                         'emoji', r.emoji, 'user_id', r.user_id))
-                FROM (SELECT * FROM reactions WHERE message_id = msg.id ORDER BY id) r)
-                 AS reactions,
-               (SELECT json_group_array(json_object('user_id', p.user_id,
-                         'last_read_message_id', p.last_read_message_id))
-                FROM chat_members p WHERE p.chat_id = msg.chat_id) AS pointers
-             FROM {MESSAGE_FROM}
-             WHERE msg.chat_id = ?1 AND ?2 IS NOT NULL AND msg.client_id = ?2
-               AND msg.sender_id = {{}}"
-        ),
         args![s.chat_id, s.client_id],
         &[&session],
     );
-    let earlier = b.query(&earlier.text, earlier.args)?;
+    let sender = b.query(&sender.text, sender.args)?;
     let guard = compose(
         "EXISTS (SELECT 1 FROM chat_members WHERE chat_id = chats.id AND user_id = {})
          AND (?1 IS NULL OR NOT EXISTS (SELECT 1 FROM messages
@@ -157,7 +161,6 @@ pub fn send(b: &mut Batch, s: &Sending) -> ApiResult<SendReads> {
     })?;
     Ok(SendReads {
         sender,
-        earlier,
         event,
         stored,
     })
