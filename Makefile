@@ -222,10 +222,10 @@ PROFILE_ARGS ?= 10 200 4
 profile: tools build
 	rm -rf target/profile-state && mkdir -p target/profile-state
 	$(WRANGLER) d1 execute DB --local --persist-to target/profile-state --file schema.sql > /dev/null
-	$(WRANGLER) dev --local --ip 127.0.0.1 --port 8931 --inspector-port 9931 \
+	setsid $(WRANGLER) dev --local --ip 127.0.0.1 --port 8931 --inspector-port 9931 \
 	  --persist-to target/profile-state --show-interactive-dev-session=false \
 	  > target/profile-state/worker.log 2>&1 & pid=$$!; \
-	trap "kill $$pid" EXIT; \
+	trap "kill -- -$$pid" EXIT; \
 	for i in $$(seq 60); do curl -sf -o /dev/null http://127.0.0.1:8931/healthz && break; sleep 1; done; \
 	node bench/profile.mjs http://127.0.0.1:8931 9931 $(PROFILE_ARGS)
 

@@ -11,6 +11,7 @@
 //! Method and fairness choices: bench/README.md.
 
 use std::io::{BufRead, BufReader, Write};
+use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::sync::mpsc;
@@ -212,7 +213,9 @@ fn start_demo(source: &Path, state: &Path) -> Demo {
     let persist = state.join("chat-demo-state");
     let log = state.join("chat-demo.log");
     let out = std::fs::File::create(&log).expect("demo log");
+    // Its own process group, which the watchdog ends with every runtime wrangler starts.
     let child = Command::new("wrangler")
+        .process_group(0)
         .args(["dev", "--local", "--ip", "127.0.0.1", "--port"])
         .arg(port.to_string())
         .arg("--inspector-port")

@@ -51,9 +51,14 @@ pub fn tool_path() -> String {
 }
 
 /// Runs `wrangler` in the project folder with the test environment.
+/// wrangler runs in a process group of its own, so that it and every runtime it starts can be
+/// ended together (`watchdog`, `Worker::restart`): ending wrangler alone leaves its workerd
+/// processes running.
 pub fn wrangler(args: &[&str], log: &Path) -> std::process::Child {
+    use std::os::unix::process::CommandExt;
     let out = std::fs::File::create(log).expect("log file");
     Command::new("wrangler")
+        .process_group(0)
         .args(args)
         .current_dir(root())
         .env("PATH", tool_path())
@@ -154,7 +159,7 @@ impl Worker {
     pub fn restart(&self) {
         let pid = self.pid.load(Ordering::SeqCst);
         let _ = Command::new("bash")
-            .args(["-c", &format!("pkill -KILL -P {pid}; kill -KILL {pid}")])
+            .args(["-c", &format!("kill -KILL -- -{pid}")])
             .status();
         let deadline = Instant::now() + Duration::from_secs(30);
         while raw_get_status(self.port, "/healthz").is_some() && Instant::now() < deadline {
@@ -182,10 +187,10 @@ impl Worker {
 #[allow(clippy::zombie_processes)]
 pub fn watchdog(child_pid: u32) {
     let me = std::process::id();
+    // `child_pid` leads its own process group (see `wrangler`): the group is ended.
     let script = format!(
         "while kill -0 {me} 2>/dev/null; do sleep 0.5; done; \
-         pkill -TERM -P {child_pid} 2>/dev/null; kill -TERM {child_pid} 2>/dev/null; sleep 2; \
-         pkill -KILL -P {child_pid} 2>/dev/null; kill -KILL {child_pid} 2>/dev/null"
+         kill -TERM -- -{child_pid} 2>/dev/null; sleep 2; kill -KILL -- -{child_pid} 2>/dev/null"
     );
     Command::new("bash")
         .args(["-c", &script])
