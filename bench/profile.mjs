@@ -87,7 +87,7 @@ const sockets = await Promise.all(
 
 const cdp = await inspector();
 await cdp.send("Profiler.enable");
-await cdp.send("Profiler.setSamplingInterval", { interval: 100 });
+await cdp.send("Profiler.setSamplingInterval", { interval: 500 });
 await cdp.send("Profiler.start");
 const started = Date.now();
 let next = 0;

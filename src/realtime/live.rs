@@ -39,8 +39,14 @@ enum Turn {
     Drive(Write),
 }
 
-/// The storage key of `Saved`.
+/// The key-value key of `Saved` in rooms saved before it moved to the room's SQLite.
 const SAVED: &str = "room";
+
+/// A `room_state` row.
+#[derive(serde::Deserialize)]
+struct SavedRow {
+    saved: String,
+}
 
 pub struct LiveChat {
     state: State,
@@ -78,9 +84,13 @@ impl LiveChat {
     /// Loads the saved state once; `chat_id` names the chat when a call carries it.
     async fn load(&self, chat_id: Option<i64>) {
         if !self.loaded.get() {
-            let saved: Option<Saved> = match self.state.storage().get::<String>(SAVED).await {
-                Ok(Some(s)) => serde_json::from_str(&s).ok(),
-                _ => None,
+            let saved = match self.saved_sql() {
+                Some(saved) => Some(saved),
+                // Rooms saved before the state moved to SQL kept it in the key-value storage.
+                None => match self.state.storage().get::<String>(SAVED).await {
+                    Ok(Some(s)) => serde_json::from_str(&s).ok(),
+                    _ => None,
+                },
             };
             if !self.loaded.replace(true) {
                 *self.room.borrow_mut() = RoomState::restore(saved.unwrap_or_default());
@@ -91,8 +101,30 @@ impl LiveChat {
         }
     }
 
-    /// Saves the position and timers, then points the alarm at the earliest deadline (a gap
-    /// to fill, a typist to expire, a socket whose session ends).
+    /// The state saved in the room's own SQLite (synchronous: no await, no interleaving).
+    fn saved_sql(&self) -> Option<Saved> {
+        let sql = self.state.storage().sql();
+        let row = sql
+            .exec(
+                "CREATE TABLE IF NOT EXISTS room_state (id INTEGER PRIMARY KEY, saved TEXT)",
+                None,
+            )
+            .and_then(|_| sql.exec("SELECT saved FROM room_state WHERE id = 1", None))
+            .and_then(|c| c.to_array::<SavedRow>());
+        match row {
+            Ok(rows) => rows
+                .into_iter()
+                .next()
+                .and_then(|r| serde_json::from_str(&r.saved).ok()),
+            Err(e) => {
+                worker::console_error!("room state not read: {e:?}");
+                None
+            }
+        }
+    }
+
+    /// Saves the position and timers (in the room's SQLite, synchronously), then points the
+    /// alarm at the earliest deadline (a typist to expire, a socket whose session ends).
     async fn persist(&self) {
         let expiry = self.sockets.next_expiry(&self.state);
         let (text, want) = {
@@ -100,7 +132,11 @@ impl LiveChat {
             let text = serde_json::to_string(&r.saved()).unwrap_or_default();
             (text, r.alarm_wanted(expiry))
         };
-        if let Err(e) = self.state.storage().put(SAVED, text).await {
+        let saved = self.state.storage().sql().exec(
+            "INSERT OR REPLACE INTO room_state (id, saved) VALUES (1, ?)",
+            vec![text.into()],
+        );
+        if let Err(e) = saved {
             worker::console_error!("room state not saved: {e:?}");
         }
         if let Some(at) = want {
