@@ -8,6 +8,7 @@
 pub mod accounts;
 pub mod auth;
 pub mod chats;
+pub mod config;
 pub mod crypto;
 pub mod domain;
 pub mod emoji;

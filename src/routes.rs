@@ -11,7 +11,8 @@ use worker::Response;
 use crate::error::{ApiError, ApiResult};
 use crate::http::{path_id, Cx};
 use crate::{
-    accounts, chats, health, members, messages, pages, reactions, realtime, receipts, schema, users,
+    accounts, chats, config, health, members, messages, pages, reactions, realtime, receipts,
+    schema, users,
 };
 
 /// A handler, given the request and the path's ids in order.
@@ -46,6 +47,7 @@ pub const ROUTES: &[Route] = &[
     // redirects, any other POST is the API's login alias.
     Route { path: "/login/", methods: &[("GET", h!(|cx, p| pages::login_form(cx))), ("POST", h!(|cx, p| pages::login(cx)))] },
     Route { path: "/messages/api/schema/", methods: &[("GET", h!(|cx, p| schema::get()))] },
+    Route { path: "/messages/api/config/", methods: &[("GET", h!(|cx, p| config::get(cx)))] },
     Route { path: "/messages/api/auth/register/", methods: &[("POST", h!(|cx, p| accounts::register(cx)))] },
     Route { path: "/messages/api/auth/login/", methods: &[("POST", h!(|cx, p| accounts::login(cx)))] },
     Route { path: "/messages/api/auth/logout/", methods: &[("POST", h!(|cx, p| accounts::logout(cx)))] },

@@ -34,6 +34,32 @@ impl Parse for bool {
     }
 }
 
+/// The web UI's live transport (`TRANSPORT`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Transport {
+    WebSocket,
+    Polling,
+}
+
+impl Transport {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Transport::WebSocket => "websocket",
+            Transport::Polling => "polling",
+        }
+    }
+}
+
+impl Parse for Transport {
+    fn parse(text: &str, _: &Bounds) -> Option<Self> {
+        match text.trim().to_ascii_lowercase().as_str() {
+            "websocket" => Some(Transport::WebSocket),
+            "polling" => Some(Transport::Polling),
+            _ => None,
+        }
+    }
+}
+
 /// A comma-separated list of origins (`ALLOWED_ORIGINS`), trimmed, without trailing slashes.
 impl Parse for Vec<String> {
     fn parse(text: &str, _: &Bounds) -> Option<Self> {
@@ -114,6 +140,20 @@ settings! {
     max_sockets_per_user: u32 = "MAX_SOCKETS_PER_USER", 10, 1..=1_000;
     /// `Server-Timing` on every answer, refusals included (off: authenticated answers only).
     server_timing_always: bool = "SERVER_TIMING_ALWAYS", false;
+    /// What the web UI and widgets use for live updates: `websocket` or `polling` (SPEC §9).
+    transport: Transport = "TRANSPORT", Transport::WebSocket;
+    /// How often a polling client asks `GET /events/`, in milliseconds.
+    poll_interval_ms: u32 = "POLL_INTERVAL_MS", 3000, 500..=60_000;
+    /// Deleted messages stay in the list as "This message was deleted" (off: they vanish).
+    show_deleted_message_indicators: bool = "SHOW_DELETED_MESSAGE_INDICATORS", false;
+    /// Public rooms (SPEC §10); off → 403 on every room route.
+    enable_chat_rooms: bool = "ENABLE_CHAT_ROOMS", true;
+    /// Room admins may rename their room.
+    allow_renaming_chat_rooms: bool = "ALLOW_RENAMING_CHAT_ROOMS", true;
+    /// Joined rooms appear in the chat list.
+    show_chat_rooms_in_messages: bool = "SHOW_CHAT_ROOMS_IN_MESSAGES", true;
+    /// DMs appear in the chat list.
+    show_dms_in_messages: bool = "SHOW_DMS_IN_MESSAGES", true;
 }
 
 thread_local! {
@@ -174,6 +214,14 @@ mod tests {
             ),
         ]);
         assert_eq!(s.chats_per_page, 3);
+        assert_eq!(
+            from(&[("TRANSPORT", " Polling ")]).transport,
+            Transport::Polling
+        );
+        assert_eq!(
+            from(&[("TRANSPORT", "carrier-pigeon")]).transport,
+            Transport::WebSocket
+        );
         assert!(!s.allow_signup, "booleans are case-insensitive");
         assert_eq!(s.messages_per_page, 50, "unparsable keeps the default");
         assert_eq!(s.typing_timeout_seconds, 1, "clamped to the lower bound");

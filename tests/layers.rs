@@ -25,6 +25,7 @@ const LAYERS: &[&[&str]] = &[
         "reactions",
         "receipts",
         "health",
+        "config",
         "schema",
         "pages",
     ],

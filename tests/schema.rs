@@ -569,6 +569,11 @@ async fn real_answers_match_the_documented_responses_within_the_d1_budget() {
         .await;
     assert_eq!(r.status, 200);
     check("get", "/messages/api/schema/", &r);
+    let r = app.get("/messages/api/config/", "").await;
+    assert_eq!(r.status, 200);
+    assert_eq!(r.body["transport"], "websocket", "TRANSPORT's default");
+    assert_eq!(r.body["poll_interval_ms"], 3000);
+    check("get", "/messages/api/config/", &r);
 
     let seen = seen.into_inner();
     println!(
@@ -580,11 +585,16 @@ async fn real_answers_match_the_documented_responses_within_the_d1_budget() {
     }
     let over: Vec<_> = seen.iter().filter(|s| s.3 > budget(&s.0)).collect();
     assert!(over.is_empty(), "over the D1 round-trip budget: {over:?}");
-    // The count is real: every success but the schema's (served from memory) and the sign-in
-    // page's (no session cookie sent) went to D1.
+    // The count is real: every success but the schema's and the config's (served from memory)
+    // and the sign-in page's (no session cookie sent) went to D1.
     let free: Vec<_> = seen
         .iter()
-        .filter(|s| s.3 == 0 && s.2 < 300 && s.1 != "/messages/api/schema/" && s.1 != "/login/")
+        .filter(|s| {
+            s.3 == 0
+                && s.2 < 300
+                && !["/messages/api/schema/", "/messages/api/config/", "/login/"]
+                    .contains(&s.1.as_str())
+        })
         .collect();
     assert!(free.is_empty(), "requests that claim no D1 work: {free:?}");
     // Every documented operation was walked.
