@@ -12,6 +12,7 @@
 mod chats;
 mod members;
 mod messages;
+mod rooms;
 
 use serde::{Deserialize, Serialize};
 
@@ -53,6 +54,14 @@ pub enum Write {
     RemoveMember { user_id: i64, hand_over_admin: bool },
     /// Delete the chat and everything in it.
     DeleteChat,
+    /// Rooms: active users who are not members join (themselves, or added by an admin). With
+    /// `view_as` (a join) the answer is the room as that user sees it, else `added_count`.
+    Join {
+        user_ids: Vec<i64>,
+        view_as: Option<i64>,
+    },
+    /// Rooms: a member leaves (or an admin removes them); their sockets stay, as watchers.
+    Leave { user_id: i64 },
 }
 
 /// A write's answer to its caller: a status and a JSON body, as the API answers.
@@ -99,6 +108,8 @@ impl Reply {
 pub enum Close {
     /// Removed members'.
     Users(Vec<i64>),
+    /// None: these users left a room, and their sockets go on as watchers.
+    Demote(Vec<i64>),
     /// Everyone's: the chat is gone.
     Everyone,
 }
@@ -126,6 +137,10 @@ pub struct Done {
     pub close: Option<Close>,
     /// The membership generation a removal bumped the chat to.
     pub member_gen: Option<i64>,
+    /// A room's member count after the write: sent to members and watchers alike.
+    pub member_count: Option<i64>,
+    /// Users who joined a room: their watcher sockets become members' before the events go.
+    pub promote: Vec<i64>,
 }
 
 impl Done {
@@ -135,6 +150,8 @@ impl Done {
             events: Vec::new(),
             close: None,
             member_gen: None,
+            member_count: None,
+            promote: Vec::new(),
         }
     }
 
@@ -165,6 +182,8 @@ pub enum Planned {
     DeleteChat(chats::DeletePlan),
     AddMembers(members::AddPlan),
     Remove(members::RemovePlan),
+    Join(rooms::JoinPlan),
+    Leave(rooms::LeavePlan),
 }
 
 /// Pushes `write` to chat `chat_id` into the batch `b`, at `now`.
@@ -194,6 +213,10 @@ pub fn plan(b: &mut Batch, chat_id: i64, write: &Write, now: &str) -> ApiResult<
             *hand_over_admin,
             now,
         )?),
+        Write::Join { user_ids, view_as } => {
+            Planned::Join(rooms::join(b, chat_id, user_ids, *view_as, now)?)
+        }
+        Write::Leave { user_id } => Planned::Leave(rooms::leave(b, chat_id, *user_id, now)?),
     })
 }
 
@@ -209,6 +232,8 @@ impl Planned {
             Planned::DeleteChat(p) => p.done(res),
             Planned::AddMembers(p) => p.done(res),
             Planned::Remove(p) => p.done(res),
+            Planned::Join(p) => p.done(res),
+            Planned::Leave(p) => p.done(res),
         }
     }
 }
