@@ -66,8 +66,7 @@ pub async fn list(cx: &Cx) -> ApiResult<Response> {
     .collect();
     let (me, reads, res) = auth::authenticate_with(cx, |b, s| match &page_no {
         Ok(n) => {
-            let page = Page::list(s.viewer(), search, per_page, (n - 1) * per_page)
-                .hiding(&hidden);
+            let page = Page::list(s.viewer(), search, per_page, (n - 1) * per_page).hiding(&hidden);
             Ok(Some(chats::page(b, &page)?))
         }
         Err(_) => Ok(None),

@@ -126,9 +126,8 @@ pub async fn create(cx: &Cx) -> ApiResult<Response> {
     let title = title.unwrap_or_default();
     let now = time::now_iso();
     let created = rooms::create(&cx.db, me.user.id, key.as_deref(), &title, &now).await?;
-    let room = Room::first(&created.page, me.user.id).ok_or_else(|| {
-        ApiError::Internal("a created room was not read back".into())
-    })?;
+    let room = Room::first(&created.page, me.user.id)
+        .ok_or_else(|| ApiError::Internal("a created room was not read back".into()))?;
     http::json(if created.created { 201 } else { 200 }, &room)
 }
 

@@ -37,17 +37,27 @@ async fn room(app: &App, who: &User, title: &str) -> i64 {
 }
 
 async fn join(app: &App, who: &User, id: i64) -> common::Resp {
-    app.post(&format!("/messages/api/rooms/{id}/join/"), &who.token, json!({}))
-        .await
+    app.post(
+        &format!("/messages/api/rooms/{id}/join/"),
+        &who.token,
+        json!({}),
+    )
+    .await
 }
 
 async fn leave(app: &App, who: &User, id: i64) -> common::Resp {
-    app.post(&format!("/messages/api/rooms/{id}/leave/"), &who.token, json!({}))
-        .await
+    app.post(
+        &format!("/messages/api/rooms/{id}/leave/"),
+        &who.token,
+        json!({}),
+    )
+    .await
 }
 
 async fn detail(app: &App, who: &User, id: i64) -> Value {
-    let r = app.get(&format!("/messages/api/rooms/{id}/"), &who.token).await;
+    let r = app
+        .get(&format!("/messages/api/rooms/{id}/"), &who.token)
+        .await;
     assert_eq!(r.status, 200, "{:?}", r.body);
     r.body
 }
@@ -96,10 +106,9 @@ async fn get_or_create_by_key_gives_one_room_sequentially_and_to_8_concurrent_cr
         .users(["gk0", "gk1", "gk2", "gk3", "gk4", "gk5", "gk6", "gk7"])
         .await;
     let key = common::unique("event:");
-    let answers = futures_util::future::join_all(
-        users.iter().map(|u| create(&app, u, Some(&key), "Race")),
-    )
-    .await;
+    let answers =
+        futures_util::future::join_all(users.iter().map(|u| create(&app, u, Some(&key), "Race")))
+            .await;
     let created: Vec<&common::Resp> = answers.iter().filter(|r| r.status == 201).collect();
     assert_eq!(created.len(), 1, "exactly one create wins: {answers:?}");
     assert!(answers.iter().all(|r| r.status == 201 || r.status == 200));
@@ -138,14 +147,25 @@ async fn creating_refuses_bad_keys_and_titles() {
         (json!({"title": "t", "key": 42}), "key"),
     ];
     for (body, field) in cases {
-        let r = app.post("/messages/api/rooms/", &a.token, body.clone()).await;
+        let r = app
+            .post("/messages/api/rooms/", &a.token, body.clone())
+            .await;
         assert_eq!(r.status, 400, "{body} is refused: {:?}", r.body);
-        assert!(r.body["details"][field].is_array(), "{body} names {field}: {:?}", r.body);
+        assert!(
+            r.body["details"][field].is_array(),
+            "{body} names {field}: {:?}",
+            r.body
+        );
     }
     let r = create(&app, &a, Some(&"k".repeat(200)), "Longest key").await;
     assert_eq!(r.status, 201, "200 characters is allowed: {:?}", r.body);
     let r = app
-        .call(reqwest::Method::POST, "/messages/api/rooms/", None, Some(json!({"title": "t"})))
+        .call(
+            reqwest::Method::POST,
+            "/messages/api/rooms/",
+            None,
+            Some(json!({"title": "t"})),
+        )
         .await;
     assert_eq!(r.status, 401);
     let r = app
@@ -170,10 +190,17 @@ async fn listing_search_detail_and_by_key() {
     let other = room(&app, &a, &format!("{word} two")).await;
 
     let r = app
-        .get(&format!("/messages/api/rooms/?search={}", word.to_uppercase()), &b.token)
+        .get(
+            &format!("/messages/api/rooms/?search={}", word.to_uppercase()),
+            &b.token,
+        )
         .await;
     assert_eq!(r.status, 200, "{:?}", r.body);
-    assert_eq!(r.body["count"], 2, "both rooms match, any case: {:?}", r.body);
+    assert_eq!(
+        r.body["count"], 2,
+        "both rooms match, any case: {:?}",
+        r.body
+    );
     let results = r.body["results"].as_array().unwrap();
     assert_eq!(results[0]["id"], other, "newest first");
     assert_eq!(results[1]["id"], keyed_id);
@@ -184,7 +211,10 @@ async fn listing_search_detail_and_by_key() {
     }
     // Search by key, then a page of one.
     let r = app
-        .get(&format!("/messages/api/rooms/?search={word}:page"), &b.token)
+        .get(
+            &format!("/messages/api/rooms/?search={word}:page"),
+            &b.token,
+        )
         .await;
     assert_eq!(ids(&r.body["results"]), BTreeSet::from([keyed_id]));
     let r = app.get("/messages/api/rooms/", &b.token).await;
@@ -217,8 +247,12 @@ async fn listing_search_detail_and_by_key() {
     assert_eq!(r.status, 404);
     let r = app.get("/messages/api/rooms/by-key/a%2Fb/", &b.token).await;
     assert_eq!(r.status, 404, "an impossible key");
-    let group = app.group(&a, "not a room", &[&b]).await["id"].as_i64().unwrap();
-    let r = app.get(&format!("/messages/api/rooms/{group}/"), &b.token).await;
+    let group = app.group(&a, "not a room", &[&b]).await["id"]
+        .as_i64()
+        .unwrap();
+    let r = app
+        .get(&format!("/messages/api/rooms/{group}/"), &b.token)
+        .await;
     assert_eq!(r.status, 404, "a group is not a room");
     let r = app.get("/messages/api/rooms/999999999/", &b.token).await;
     assert_eq!(r.status, 404);
@@ -265,7 +299,10 @@ async fn join_and_leave_are_idempotent_and_hand_admin_over() {
     assert_eq!(leave(&app, &b, id).await.status, 204);
     assert_eq!(leave(&app, &c, id).await.status, 204);
     let d = detail(&app, &a, id).await;
-    assert_eq!((d["member_count"].clone(), d["admins"].clone()), (json!(0), json!([])));
+    assert_eq!(
+        (d["member_count"].clone(), d["admins"].clone()),
+        (json!(0), json!([]))
+    );
     let r = join(&app, &c, id).await;
     assert_eq!(r.body["admins"], json!([c.id]), "{:?}", r.body);
     assert_eq!(r.body["member_count"], 1);
@@ -320,7 +357,11 @@ async fn a_watcher_sees_counts_change_live_and_receives_no_messages() {
 
     assert_eq!(join(&app, &b, id).await.status, 200);
     let f = ws_json(&mut ww, WAIT, "member_count").await;
-    assert_eq!(f, json!({"type": "member_count", "count": 2}), "only the count");
+    assert_eq!(
+        f,
+        json!({"type": "member_count", "count": 2}),
+        "only the count"
+    );
     let f = next_of(&mut wa, "members_added").await;
     assert_eq!(f["user_ids"], json!([b.id]));
     assert_eq!(f["member_count"], 2, "members' event carries the count");
@@ -329,7 +370,10 @@ async fn a_watcher_sees_counts_change_live_and_receives_no_messages() {
     assert_eq!(f, json!({"type": "member_count", "count": 2}));
 
     app.send(&a, id, "members only").await;
-    assert_eq!(next_of(&mut wa, "new_message").await["message"]["content"], "members only");
+    assert_eq!(
+        next_of(&mut wa, "new_message").await["message"]["content"],
+        "members only"
+    );
     ws_send(&mut wa, json!({"type": "typing", "is_typing": true})).await;
     ws_silent(&mut ww, QUIET, "a watcher gets no messages or typing").await;
 
@@ -337,12 +381,18 @@ async fn a_watcher_sees_counts_change_live_and_receives_no_messages() {
     let f = ws_json(&mut ww, WAIT, "member_count").await;
     assert_eq!(f, json!({"type": "member_count", "count": 1}));
     let f = next_of(&mut wa, "member_removed").await;
-    assert_eq!((f["user_id"].as_i64(), f["member_count"].as_i64()), (Some(b.id), Some(1)));
+    assert_eq!(
+        (f["user_id"].as_i64(), f["member_count"].as_i64()),
+        (Some(b.id), Some(1))
+    );
 
     // A watcher may not act as a member.
     ws_send(&mut ww, json!({"type": "typing", "is_typing": true})).await;
     let f = ws_json(&mut ww, WAIT, "error").await;
-    assert_eq!((f["type"].as_str(), f["detail"].as_str()), (Some("error"), Some(JOIN_FIRST)));
+    assert_eq!(
+        (f["type"].as_str(), f["detail"].as_str()),
+        (Some("error"), Some(JOIN_FIRST))
+    );
     // A group's non-member still cannot connect at all.
     let group = app.group(&a, "private", &[]).await["id"].as_i64().unwrap();
     let r = app
@@ -358,7 +408,10 @@ async fn a_watcher_sees_counts_change_live_and_receives_no_messages() {
     let f = next_of(&mut ww, "members_added").await;
     assert_eq!(f["user_ids"], json!([w.id]));
     app.send(&a, id, "welcome").await;
-    assert_eq!(next_of(&mut ww, "new_message").await["message"]["content"], "welcome");
+    assert_eq!(
+        next_of(&mut ww, "new_message").await["message"]["content"],
+        "welcome"
+    );
 }
 
 #[tokio::test]
@@ -370,11 +423,20 @@ async fn a_non_member_gets_403_on_the_rooms_messages() {
     let chat = format!("/messages/api/chats/{id}");
     let refusals = [
         app.get(&format!("{chat}/messages/"), &n.token).await,
-        app.post(&format!("{chat}/messages/"), &n.token, json!({"content": "hi"}))
+        app.post(
+            &format!("{chat}/messages/"),
+            &n.token,
+            json!({"content": "hi"}),
+        )
+        .await,
+        app.post(&format!("{chat}/mark-as-read/"), &n.token, json!({}))
             .await,
-        app.post(&format!("{chat}/mark-as-read/"), &n.token, json!({})).await,
-        app.post(&format!("{chat}/typing/"), &n.token, json!({"is_typing": true}))
-            .await,
+        app.post(
+            &format!("{chat}/typing/"),
+            &n.token,
+            json!({"is_typing": true}),
+        )
+        .await,
         app.get(&format!("{chat}/"), &n.token).await,
     ];
     for r in refusals {
@@ -406,7 +468,10 @@ async fn leaving_cuts_the_message_events_at_once() {
     assert_eq!(join(&app, &b, id).await.status, 200);
     let mut wb = app.ws(id, &b.token, "").await;
     app.send(&a, id, "before").await;
-    assert_eq!(next_of(&mut wb, "new_message").await["message"]["content"], "before");
+    assert_eq!(
+        next_of(&mut wb, "new_message").await["message"]["content"],
+        "before"
+    );
 
     assert_eq!(leave(&app, &b, id).await.status, 204);
     let f = next_of(&mut wb, "member_removed").await;
@@ -414,7 +479,13 @@ async fn leaving_cuts_the_message_events_at_once() {
     let f = ws_json(&mut wb, WAIT, "member_count").await;
     assert_eq!(f, json!({"type": "member_count", "count": 1}));
     app.send(&a, id, "after").await;
-    let r = app.edit(&a, app.send(&a, id, "edit me").await["id"].as_i64().unwrap(), "x").await;
+    let r = app
+        .edit(
+            &a,
+            app.send(&a, id, "edit me").await["id"].as_i64().unwrap(),
+            "x",
+        )
+        .await;
     assert_eq!(r.status, 200);
     // The next thing the former member hears is a count, not the messages.
     assert_eq!(join(&app, &c, id).await.status, 200);
@@ -436,7 +507,10 @@ async fn a_rename_by_the_admin_works_and_by_others_is_403() {
     assert_eq!(r.status, 200, "{:?}", r.body);
     assert_eq!(r.body["title"], "New");
     assert_eq!(r.body["chat_type"], "room");
-    assert_eq!(next_of(&mut wb, "chat_updated").await["chat"]["title"], "New");
+    assert_eq!(
+        next_of(&mut wb, "chat_updated").await["chat"]["title"],
+        "New"
+    );
     let r = app.rename(&b, id, "Mine").await;
     assert_eq!(r.status, 403, "a member who is not an admin");
     let r = app.rename(&n, id, "Mine").await;
@@ -444,7 +518,10 @@ async fn a_rename_by_the_admin_works_and_by_others_is_403() {
     assert_eq!(detail(&app, &n, id).await["title"], "New");
     // Admins add and remove members through the chat routes, with live counts.
     let r = app.add_members(&a, id, json!([n.id])).await;
-    assert_eq!((r.status.as_u16(), r.body["added_count"].as_i64()), (200, Some(1)));
+    assert_eq!(
+        (r.status.as_u16(), r.body["added_count"].as_i64()),
+        (200, Some(1))
+    );
     assert_eq!(next_of(&mut wb, "members_added").await["member_count"], 3);
     let r = app.remove_member(&b, id, n.id).await;
     assert_eq!(r.status, 403, "only admins remove others");
@@ -504,14 +581,20 @@ async fn a_disabled_setting_gets_403() {
     let refusals = [
         app.get("/messages/api/rooms/", &v.token).await,
         create(&app, &v, Some("k"), "t").await,
-        app.get(&format!("/messages/api/rooms/{rid}/"), &v.token).await,
-        app.get("/messages/api/rooms/by-key/seeded:1/", &v.token).await,
+        app.get(&format!("/messages/api/rooms/{rid}/"), &v.token)
+            .await,
+        app.get("/messages/api/rooms/by-key/seeded:1/", &v.token)
+            .await,
         join(&app, &v, rid).await,
         leave(&app, &seeded, rid).await,
     ];
     for r in refusals {
         assert_eq!(r.status, 403, "{:?}", r.body);
-        assert!(r.body["detail"].as_str().unwrap().contains("disabled"), "{:?}", r.body);
+        assert!(
+            r.body["detail"].as_str().unwrap().contains("disabled"),
+            "{:?}",
+            r.body
+        );
     }
     // Watching needs rooms on: a visitor is the non-member of a chat again (404).
     let r = app
@@ -528,12 +611,16 @@ async fn a_disabled_setting_gets_403() {
     // SHOW_CHAT_ROOMS_IN_MESSAGES=false and SHOW_DMS_IN_MESSAGES=false: the list has groups.
     let r = app.try_dm(&seeded, &v).await;
     assert_eq!(r.status, 201, "{:?}", r.body);
-    let group = app.group(&seeded, "kept", &[&v]).await["id"].as_i64().unwrap();
+    let group = app.group(&seeded, "kept", &[&v]).await["id"]
+        .as_i64()
+        .unwrap();
     let list = app.get("/messages/api/chats/", &seeded.token).await;
     assert_eq!(ids(&list.body["results"]), BTreeSet::from([group]));
     assert_eq!(list.body["count"], 1);
     // The room is still there for its member, through the chat routes.
-    let r = app.get(&format!("/messages/api/chats/{rid}/"), &seeded.token).await;
+    let r = app
+        .get(&format!("/messages/api/chats/{rid}/"), &seeded.token)
+        .await;
     assert_eq!(r.status, 200);
     assert_eq!(r.body["chat_type"], "room");
 }
@@ -550,12 +637,18 @@ async fn typing_and_read_receipts_work_in_rooms_as_in_groups() {
     next_of(&mut wb, "new_message").await;
     ws_send(&mut wb, json!({"type": "typing", "is_typing": true})).await;
     let f = next_of(&mut wa, "typing").await;
-    assert_eq!((f["user_id"].as_i64(), f["is_typing"].as_bool()), (Some(b.id), Some(true)));
+    assert_eq!(
+        (f["user_id"].as_i64(), f["is_typing"].as_bool()),
+        (Some(b.id), Some(true))
+    );
     let r = app.mark_read(&b, id, json!({"message_id": m["id"]})).await;
     assert_eq!(r.status, 200, "{:?}", r.body);
     let f = next_of(&mut wa, "read_receipt").await;
     assert_eq!(f["user_id"], b.id);
     let r = app.react(&b, m["id"].as_i64().unwrap(), "👍").await;
     assert_eq!(r.status, 200, "{:?}", r.body);
-    assert_eq!(next_of(&mut wa, "reaction_updated").await["message_id"], m["id"]);
+    assert_eq!(
+        next_of(&mut wa, "reaction_updated").await["message_id"],
+        m["id"]
+    );
 }

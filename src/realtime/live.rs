@@ -372,7 +372,8 @@ impl LiveChat {
                     .collect();
                 self.sockets.set_role(&self.state, &left, true, 0);
                 let close = |i: &SocketInfo| !i.room && gone(i);
-                self.sockets.close(&self.state, "No longer a member.", close);
+                self.sockets
+                    .close(&self.state, "No longer a member.", close);
                 let mut r = self.room.borrow_mut();
                 r.member_gen = r.member_gen.max(member_gen);
             }

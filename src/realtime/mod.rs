@@ -21,9 +21,9 @@ use wasm_bindgen::JsValue;
 use worker::{Env, Headers, Method, Request, RequestInit, Response, Stub};
 
 use crate::auth;
+use crate::domain::ChatKind;
 use crate::error::{ApiError, ApiResult};
 use crate::http::{self, Cx};
-use crate::domain::ChatKind;
 use crate::storage::{rooms, users};
 use crate::time;
 use crate::writes::Write;

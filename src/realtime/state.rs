@@ -104,7 +104,10 @@ impl RoomState {
 
     /// Whether `user_id` joined after generation `since`.
     pub fn joined_since(&self, user_id: i64, since: u64) -> bool {
-        self.removals.joins.get(&user_id).is_some_and(|g| *g > since)
+        self.removals
+            .joins
+            .get(&user_id)
+            .is_some_and(|g| *g > since)
     }
 
     /// The disconnect generation now, to compare with `removed_since` after an await.

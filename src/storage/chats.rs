@@ -105,11 +105,7 @@ impl Page {
     /// The same page without chats of the `hidden` kinds (the chat list's settings).
     pub fn hiding(mut self, hidden: &[ChatKind]) -> Page {
         for kind in hidden {
-            self.filter = compose(
-                "{} AND c.chat_type != ?1",
-                args![*kind],
-                &[&self.filter],
-            );
+            self.filter = compose("{} AND c.chat_type != ?1", args![*kind], &[&self.filter]);
         }
         self
     }
