@@ -112,7 +112,7 @@ impl Page {
 
     /// `FROM <the chats> WHERE <condition>`: the viewer's chats, or every room with the
     /// viewer's membership when there is one.
-    fn from_where(&self) -> Sql {
+    fn source(&self) -> Sql {
         let template = if self.rooms {
             "FROM chats c LEFT JOIN chat_members me ON me.chat_id = c.id AND me.user_id = {}
              WHERE c.chat_type = 'room' AND {}"
@@ -131,7 +131,7 @@ impl Page {
                  LIMIT ?1 OFFSET ?2"
             ),
             args![self.limit, self.offset],
-            &[&self.from_where()],
+            &[&self.source()],
         )
     }
 }
@@ -234,7 +234,7 @@ pub fn page(b: &mut Batch, page: &Page) -> ApiResult<PageReads> {
         vec![],
         &[&ids],
     );
-    let count = compose("SELECT COUNT(*) AS n {}", vec![], &[&page.from_where()]);
+    let count = compose("SELECT COUNT(*) AS n {}", vec![], &[&page.source()]);
     Ok(PageReads {
         chats: b.query(&chats.text, chats.args)?,
         members: b.query(&members.text, members.args)?,
