@@ -138,9 +138,8 @@ async fn listen(
     seen
 }
 
-/// Opens the sockets of the fan-out chat for `receivers` members (all must succeed).
-async fn connect_all(app: &App, receivers: usize) -> Vec<Ws> {
-    let chat = seed::fanout_chat(receivers);
+/// Opens the sockets of `chat` for its first `receivers` fan-out members (all must succeed).
+async fn connect_all(app: &App, chat: i64, receivers: usize) -> Vec<Ws> {
     let gate = Arc::new(Semaphore::new(CONNECT_PARALLEL));
     let mut tasks = Vec::new();
     for k in 0..receivers {
@@ -169,8 +168,21 @@ pub async fn run(
     messages: usize,
     timeout: Duration,
 ) -> FanOut {
+    let chat = seed::fanout_chat(receivers);
+    run_in(app, port, chat, receivers, messages, timeout).await
+}
+
+/// `run` in `chat`, whose members include the first `receivers` fan-out users (a room's too).
+pub async fn run_in(
+    app: &App,
+    port: u16,
+    chat: i64,
+    receivers: usize,
+    messages: usize,
+    timeout: Duration,
+) -> FanOut {
     let t0 = Instant::now();
-    let sockets = connect_all(app, receivers).await;
+    let sockets = connect_all(app, chat, receivers).await;
     let connect = t0.elapsed();
 
     let delivered = Arc::new(AtomicU64::new(0));
@@ -188,7 +200,6 @@ pub async fn run(
         })
         .collect();
 
-    let chat = seed::fanout_chat(receivers);
     let sender = seed::token(seed::fanout_user(0));
     let path = format!("/messages/api/chats/{chat}/messages/");
     let cpu = Cpu::now(port);
