@@ -475,6 +475,10 @@ impl LiveChat {
             Ok(frame) => frame,
             Err(e) => return answer(&p::error_frame(&e)),
         };
+        // A room's watcher may only listen (and ping): no D1 work for anything else.
+        if info.watcher {
+            return answer(&p::error_frame(&JOIN_THE_ROOM));
+        }
         if !self.sockets.allow_frame(&self.state, ws, time::now_ms()) {
             let slow_down = ApiError::TooManyRequests {
                 retry_after_secs: 1,
@@ -494,9 +498,6 @@ impl LiveChat {
                 return;
             }
             Err(e) => return answer(&p::error_frame(&e)),
-        }
-        if info.watcher {
-            return answer(&p::error_frame(&JOIN_THE_ROOM));
         }
         match frame {
             ClientFrame::Typing(is_typing) => self.typing(info.user_id, is_typing).await,
