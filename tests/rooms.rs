@@ -267,9 +267,15 @@ async fn join_and_leave_are_idempotent_and_hand_admin_over() {
     let app = app();
     let [a, b, c] = app.users(["jla", "jlb", "jlc"]).await;
     let id = room(&app, &a, "Idempotent").await;
+    app.send(&a, id, "history").await;
     let r = join(&app, &b, id).await;
     assert_eq!(r.status, 200, "{:?}", r.body);
     assert_eq!(r.body["is_member"], true);
+    assert_eq!(
+        r.body["unread_count"], 0,
+        "a room's history is not unread to a joiner"
+    );
+    assert_eq!(r.body["last_message"]["content"], "history");
     assert_eq!(r.body["member_count"], 2);
     assert_eq!(r.body["chat_type"], "room");
     let r = join(&app, &b, id).await;
@@ -650,6 +656,19 @@ async fn typing_and_read_receipts_work_in_rooms_as_in_groups() {
     assert_eq!(
         next_of(&mut wa, "reaction_updated").await["message_id"],
         m["id"]
+    );
+    // Resume: a member reconnecting after the message's seq gets what followed, in order.
+    let seq = m["seq"].as_i64().unwrap();
+    let mut again = app.ws(id, &b.token, &format!("?since={seq}")).await;
+    let f = ws_json(&mut again, WAIT, "replay").await;
+    assert_eq!(
+        (f["type"].as_str(), f["seq"].as_i64()),
+        (Some("read_receipt"), Some(seq + 1))
+    );
+    let f = ws_json(&mut again, WAIT, "replay").await;
+    assert_eq!(
+        (f["type"].as_str(), f["seq"].as_i64()),
+        (Some("reaction_updated"), Some(seq + 2))
     );
 }
 

@@ -163,7 +163,9 @@ impl ChangeReads {
 /// Adds `user_ids` (active users, none of them members) to room `chat_id` and logs
 /// `members_added`, in the batch `b`; nothing is written when the chat is not a room or one
 /// of them is a member already. The first of them becomes admin of a room that has none (an
-/// emptied room). With `view_as`, the room is read back as that user sees it.
+/// emptied room). A joiner's read pointer starts at the room's newest message: a large room's
+/// history is not unread (and its unread count stays cheap to read). With `view_as`, the room
+/// is read back as that user sees it.
 pub fn join(
     b: &mut Batch,
     chat_id: i64,
@@ -187,9 +189,11 @@ pub fn join(
     let (event, ()) = b.event(chat_id, Some(guard), event, |b| {
         b.exec(
             &format!(
-                "INSERT INTO chat_members (chat_id, user_id, is_admin, joined_at)
+                "INSERT INTO chat_members (chat_id, user_id, is_admin, joined_at,
+                                           last_read_message_id)
                  SELECT ?1, j.value, j.key = 0 AND NOT EXISTS (SELECT 1 FROM chat_members a
-                                                  WHERE a.chat_id = ?1 AND a.is_admin = 1), ?2
+                                                  WHERE a.chat_id = ?1 AND a.is_admin = 1), ?2,
+                        (SELECT COALESCE(MAX(m.id), 0) FROM messages m WHERE m.chat_id = ?1)
                  FROM json_each(?3) j WHERE {}",
                 pending(1)
             ),
