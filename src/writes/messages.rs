@@ -118,10 +118,11 @@ pub fn mark_read(
 }
 
 impl SendPlan {
-    /// 401 for a dead session, 404 for a non-member (403 in a room), 200 with the first message for a
-    /// repeated `client_id`, else 201 with the new message and its `new_message`. The new
-    /// message is built from what the batch returned: nobody has reacted yet, and only its
-    /// sender's read pointer (moved by the send) has reached it.
+    /// 401 for a dead session, 404 for a non-member (403 "Join the room to see messages." in
+    /// a room), 200 with the first message for a repeated `client_id`, else 201 with the new
+    /// message and its `new_message`. The new message is built from what the batch returned:
+    /// nobody has reacted yet, and only its sender's read pointer (moved by the send) has
+    /// reached it.
     pub fn done(&self, res: &Results) -> Done {
         let sent = match self.reads.read(res) {
             Ok(sent) => sent,
