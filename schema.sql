@@ -13,7 +13,7 @@ CREATE TABLE IF NOT EXISTS schema_meta (
     id      INTEGER PRIMARY KEY CHECK (id = 1),  -- a single row
     version INTEGER NOT NULL
 );
-INSERT OR IGNORE INTO schema_meta (id, version) VALUES (1, 5);
+INSERT OR IGNORE INTO schema_meta (id, version) VALUES (1, 6);
 
 -- People. Compatible with Django's auth_user so a Django site's users can be imported.
 CREATE TABLE IF NOT EXISTS users (
@@ -96,14 +96,15 @@ CREATE TABLE IF NOT EXISTS login_failures (
 -- Pruning ended windows.
 CREATE INDEX IF NOT EXISTS login_failures_by_window ON login_failures (window_start);
 
--- Chats: DMs and groups.
+-- Chats: DMs, groups and public rooms (SPEC §10).
 CREATE TABLE IF NOT EXISTS chats (
     -- Never reused (a new chat must not inherit a deleted one's Durable Object, sockets or
     -- log): chats are inserted with the id `NEXT_CHAT_ID` (src/storage/chats.rs) computes from
     -- `id_floors`, which the trigger below raises on every delete.
     id          INTEGER PRIMARY KEY,
-    chat_type   TEXT NOT NULL CHECK (chat_type IN ('dm', 'group')),
-    -- Groups' title; empty for DMs, whose title is the other member's name as the caller sees it.
+    chat_type   TEXT NOT NULL CHECK (chat_type IN ('dm', 'group', 'room')),
+    -- Groups' and rooms' title; empty for DMs, whose title is the other member's name as the
+    -- caller sees it.
     title       TEXT NOT NULL DEFAULT '',
     -- "<smaller user id>:<larger user id>" for DMs, NULL for groups: the unique constraint is
     -- what makes "one DM per pair" hold even when both people create it at once.
@@ -126,9 +127,20 @@ CREATE TABLE IF NOT EXISTS chats (
     message_count INTEGER NOT NULL DEFAULT 0,
     -- The newest `gid` the retention trigger pruned from this chat's log: a user-stream cursor
     -- below it (for a member) can no longer be served exactly (410 / resync_required).
-    pruned_gid  INTEGER NOT NULL DEFAULT 0
+    pruned_gid  INTEGER NOT NULL DEFAULT 0,
+    -- A room's key (e.g. "video:42"): the page or object the room belongs to, so "the room of
+    -- this page" is get-or-create (POST /rooms/ {key}); the unique constraint is what makes
+    -- concurrent creates agree on one room. NULL for rooms without a key and other chats.
+    room_key    TEXT UNIQUE,
+    -- Members (rows of chat_members), kept by the triggers `chat_members_count_*` in the
+    -- statement that adds or removes the row, so it never drifts and nobody counts a large
+    -- room per request.
+    member_count INTEGER NOT NULL DEFAULT 0
 );
 CREATE INDEX IF NOT EXISTS chats_by_activity ON chats (last_activity_at DESC, id DESC);
+-- The rooms list (GET /rooms/), newest activity first, reads rooms only.
+CREATE INDEX IF NOT EXISTS rooms_by_activity ON chats (last_activity_at DESC, id DESC)
+    WHERE chat_type = 'room';
 
 -- The highest id ever given out, per table whose ids must never be reused.
 CREATE TABLE IF NOT EXISTS id_floors (
@@ -162,6 +174,19 @@ CREATE TABLE IF NOT EXISTS chat_members (
 );
 -- "My chats" (the chat list) and "is X a member" both start from the user.
 CREATE INDEX IF NOT EXISTS chat_members_by_user ON chat_members (user_id, chat_id);
+-- The longest-standing members first (admin hand-over, a room's first members shown) and
+-- whether a chat has an admin, without reading a large room's every member.
+CREATE INDEX IF NOT EXISTS chat_members_by_seniority ON chat_members (chat_id, joined_at);
+CREATE INDEX IF NOT EXISTS chat_members_admins ON chat_members (chat_id) WHERE is_admin = 1;
+-- `chats.member_count`, kept in the same statement as the membership row.
+CREATE TRIGGER IF NOT EXISTS chat_members_count_insert AFTER INSERT ON chat_members
+BEGIN
+    UPDATE chats SET member_count = member_count + 1 WHERE id = NEW.chat_id;
+END;
+CREATE TRIGGER IF NOT EXISTS chat_members_count_delete AFTER DELETE ON chat_members
+BEGIN
+    UPDATE chats SET member_count = member_count - 1 WHERE id = OLD.chat_id;
+END;
 
 -- Messages. Soft-deleted ones stay as tombstones (is_deleted = 1, content '') so clients sync.
 CREATE TABLE IF NOT EXISTS messages (
@@ -287,4 +312,5 @@ CREATE TABLE IF NOT EXISTS d1_migrations (
 INSERT OR IGNORE INTO d1_migrations (name) VALUES
     ('0002_emoji_fully_qualified.sql'),
     ('0003_security.sql'),
-    ('0005_user_stream.sql');
+    ('0005_user_stream.sql'),
+    ('0006_rooms.sql');

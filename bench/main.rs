@@ -15,6 +15,7 @@ mod demo;
 mod fanout;
 mod report;
 mod rest;
+mod rooms;
 mod seed;
 mod stats;
 
@@ -34,6 +35,10 @@ struct Config {
     receivers: Vec<usize>,
     messages: usize,
     fanout_timeout: Duration,
+    /// The rooms phase: members with sockets open, watchers, joins (0 members: no phase).
+    room_members: usize,
+    room_watchers: usize,
+    room_joins: usize,
 }
 
 fn env_or<T: std::str::FromStr>(name: &str, default: T) -> T {
@@ -68,6 +73,9 @@ impl Config {
                 .collect(),
             messages: env_or("BENCH_MESSAGES", 100),
             fanout_timeout: Duration::from_secs(env_or("BENCH_FANOUT_TIMEOUT", 60)),
+            room_members: env_or("BENCH_ROOM_MEMBERS", 1000),
+            room_watchers: env_or("BENCH_ROOM_WATCHERS", 100),
+            room_joins: env_or("BENCH_ROOM_JOINS", 200),
         }
     }
 }
@@ -202,7 +210,8 @@ async fn main() {
     let b = bundle::measure(&state.join("bundle"));
 
     eprintln!("bench: starting the worker (seeding users, chats and messages) ...");
-    let seed_sql = seed::sql(&cfg.receivers);
+    let room_others = cfg.room_watchers + cfg.room_joins;
+    let seed_sql = seed::sql(&cfg.receivers, cfg.room_members, room_others);
     let worker = {
         let state = state.clone();
         tokio::task::spawn_blocking(move || Worker::start_under(&state, "bench", &[], &seed_sql))
@@ -267,6 +276,26 @@ async fn main() {
         }
     }
 
+    let mut room = None;
+    if cfg.room_members > 0 {
+        eprintln!(
+            "bench: room of {} members with sockets, {} messages; then {} joins watched by {} ...",
+            cfg.room_members, cfg.messages, cfg.room_joins, cfg.room_watchers
+        );
+        room = Some(
+            rooms::run(
+                &app,
+                worker.port,
+                cfg.room_members,
+                cfg.room_watchers,
+                cfg.room_joins,
+                cfg.messages,
+                cfg.fanout_timeout,
+            )
+            .await,
+        );
+    }
+
     if cfg.rounds > 0 {
         report::rest(&cfg.rest_title(), &eps, &mut results);
     } else {
@@ -280,6 +309,9 @@ async fn main() {
             "\nDurable Object calls per message with no member online: {calls:.1} (the chat's room)"
         );
     }
+    if let Some(room) = room.as_mut() {
+        report::room(cfg.messages, room);
+    }
     report::bundle(&b);
     println!("\nload average at end {}", load_average());
     report::targets(&eps, &mut results, &mut runs, &b);
@@ -287,7 +319,10 @@ async fn main() {
         "\nworker state and log: {}",
         worker.state.join("worker.log").display()
     );
-    let failures = report::failures(&eps, &results, &runs);
+    let mut failures = report::failures(&eps, &results, &runs);
+    if let Some(room) = &room {
+        failures.extend(report::room_failures(room));
+    }
     if !failures.is_empty() {
         eprintln!("\nBENCH FAILED:");
         for f in &failures {

@@ -33,6 +33,9 @@ const MESSAGES_PER_SMALL_CHAT: i64 = 5;
 const FANOUT_USER_BASE: i64 = 10_000;
 /// The fan-out chat for `r` receivers has id `FANOUT_CHAT_BASE + r`.
 const FANOUT_CHAT_BASE: i64 = 100_000;
+/// The room of the rooms phase (bench/rooms.rs): its members are the first `members` fan-out
+/// users; the next ones watch it and join it.
+pub const ROOM_CHAT: i64 = 200_000;
 
 pub fn token(user_id: i64) -> String {
     format!("bench-token-{user_id}")
@@ -157,8 +160,9 @@ impl Sql {
     }
 }
 
-/// The seed SQL for fan-out chats of `receivers` members each.
-pub fn sql(receivers: &[usize]) -> String {
+/// The seed SQL for fan-out chats of `receivers` members each, and a room of `room_members`
+/// members with `room_others` more fan-out users (its watchers and joiners).
+pub fn sql(receivers: &[usize], room_members: usize, room_others: usize) -> String {
     let mut s = Sql {
         text: String::new(),
         message_id: 0,
@@ -186,8 +190,13 @@ pub fn sql(receivers: &[usize]) -> String {
         }
     }
     let most = receivers.iter().copied().max().unwrap_or(0);
+    let most = most.max(room_members + room_others);
     for k in 0..most {
         s.user(fanout_user(k), &format!("Fan{k}"), "Out");
+    }
+    if room_members > 0 {
+        let members: Vec<i64> = (0..room_members).map(fanout_user).collect();
+        s.chat(ROOM_CHAT, "room", "Bench room", None, &members);
     }
     for &r in receivers {
         let members: Vec<i64> = (0..r).map(fanout_user).collect();

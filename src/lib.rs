@@ -23,6 +23,7 @@ pub mod reactions;
 pub mod realtime;
 pub mod receipts;
 pub mod replay;
+pub mod rooms;
 pub mod routes;
 pub mod schema;
 pub mod settings;

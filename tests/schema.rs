@@ -235,7 +235,9 @@ async fn undocumented_methods_are_405_with_the_documented_methods_in_allow() {
             &path
                 .replace("{chat_id}", "1")
                 .replace("{message_id}", "1")
-                .replace("{user_id}", "1"),
+                .replace("{user_id}", "1")
+                .replace("{room_id}", "1")
+                .replace("{key}", "k"),
         );
         for method in [Method::OPTIONS, Method::from_bytes(b"QUERY").unwrap()] {
             let r = app.http.request(method.clone(), &url).send().await.unwrap();
@@ -560,6 +562,77 @@ async fn real_answers_match_the_documented_responses_within_the_d1_budget() {
         "/messages/api/chats/{chat_id}/members/{user_id}/remove/",
         &r,
     );
+    // Rooms (SPEC §10).
+    let rooms = "/messages/api/rooms/";
+    let key = common::unique("page:");
+    let r = app
+        .post(rooms, &ann.token, json!({"title": "Room", "key": key}))
+        .await;
+    assert_eq!(r.status, 201);
+    check("post", rooms, &r);
+    let room_id = r.body["id"].as_i64().unwrap();
+    let r = app
+        .post(rooms, &bob.token, json!({"title": "Room", "key": key}))
+        .await;
+    assert_eq!(r.status, 200, "the key's room");
+    check("post", rooms, &r);
+    let r = app.post(rooms, &bob.token, json!({"title": " "})).await;
+    assert_eq!(r.status, 400);
+    check("post", rooms, &r);
+    let r = app.get(&format!("{rooms}?search=room"), &bob.token).await;
+    assert_eq!(r.status, 200);
+    check("get", rooms, &r);
+    let room_path = "/messages/api/rooms/{room_id}/";
+    let r = app.get(&format!("{rooms}{room_id}/"), &cy.token).await;
+    assert_eq!(r.status, 200);
+    check("get", room_path, &r);
+    let r = app.get(&format!("{rooms}{chat_id}/"), &cy.token).await;
+    assert_eq!(r.status, 404, "a group is no room");
+    check("get", room_path, &r);
+    let by_key = "/messages/api/rooms/by-key/{key}/";
+    let r = app.get(&format!("{rooms}by-key/{key}/"), &cy.token).await;
+    assert_eq!(r.status, 200);
+    check("get", by_key, &r);
+    let r = app
+        .get(&format!("{rooms}by-key/nope{key}/"), &cy.token)
+        .await;
+    assert_eq!(r.status, 404);
+    check("get", by_key, &r);
+    let r = app
+        .get(
+            &format!("/messages/api/chats/{room_id}/messages/"),
+            &cy.token,
+        )
+        .await;
+    assert_eq!(r.status, 403, "join first");
+    check("get", "/messages/api/chats/{chat_id}/messages/", &r);
+    let join = "/messages/api/rooms/{room_id}/join/";
+    let r = app
+        .post(&format!("{rooms}{room_id}/join/"), &cy.token, json!({}))
+        .await;
+    assert_eq!(r.status, 200);
+    check("post", join, &r);
+    let r = app
+        .post(&format!("{rooms}{room_id}/join/"), &cy.token, json!({}))
+        .await;
+    assert_eq!(r.status, 200, "joined already");
+    check("post", join, &r);
+    let leave = "/messages/api/rooms/{room_id}/leave/";
+    let r = app
+        .post(&format!("{rooms}{room_id}/leave/"), &cy.token, json!({}))
+        .await;
+    assert_eq!(r.status, 204);
+    check("post", leave, &r);
+    let r = app
+        .post(&format!("{rooms}{room_id}/leave/"), &cy.token, json!({}))
+        .await;
+    assert_eq!(r.status, 204, "not a member");
+    check("post", leave, &r);
+    let r = app
+        .post(&format!("{rooms}999999999/leave/"), &cy.token, json!({}))
+        .await;
+    assert_eq!(r.status, 404);
+    check("post", leave, &r);
     let r = app
         .delete(&format!("/messages/api/chats/{chat_id}/"), &ann.token)
         .await;

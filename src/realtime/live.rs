@@ -25,7 +25,7 @@ use super::sockets::{Frame, Sockets};
 use super::state::{RoomState, Saved};
 use super::sync;
 use crate::args;
-use crate::error::{ApiError, ApiResult};
+use crate::error::{ApiError, ApiResult, JOIN_THE_ROOM};
 use crate::settings::Settings;
 use crate::storage::batch::Stamp;
 use crate::storage::{members, stream, users, Batch, Db};
@@ -390,8 +390,16 @@ impl LiveChat {
         self.check_members(head.member_gen).await;
     }
 
-    /// Delivers what a write did: its events in order, then the sockets it closes.
+    /// Delivers what a write did: its events in order, then the sockets it closes (or, in a
+    /// room, turns into watchers), then a room's new member count. Joiners' watcher sockets
+    /// become members' first, so they receive the join's own event.
     fn deliver(&self, done: Done) -> Reply {
+        if !done.promote.is_empty() {
+            let after = done.events.first().map_or(0, |e| e.seq - 1);
+            self.room.borrow_mut().joined(&done.promote);
+            self.sockets
+                .set_role(&self.state, &done.promote, false, after);
+        }
         for e in &done.events {
             if self.room.borrow_mut().log.delivered(e.seq, &e.text) {
                 self.broadcast()(&[Frame::new(&e.text, Some(e.seq))]);
@@ -407,12 +415,21 @@ impl LiveChat {
                 let hit = |i: &SocketInfo| ids.contains(&i.user_id);
                 self.sockets.close(&self.state, "No longer a member.", hit);
             }
+            Some(Close::Demote(ids)) => {
+                self.room.borrow_mut().disconnected(Some(ids));
+                self.sockets.set_role(&self.state, ids, true, 0);
+            }
             Some(Close::Everyone) => {
                 self.room.borrow_mut().disconnected(None);
                 self.sockets
                     .close(&self.state, "The chat was deleted.", |_| true);
             }
             None => {}
+        }
+        if let Some(count) = done.member_count {
+            let frame = Frame::for_everyone(&p::member_count_frame(count).to_string());
+            self.sockets
+                .send_all(&self.state, &[frame], None, time::now_ms());
         }
         done.reply
     }
@@ -432,7 +449,15 @@ impl LiveChat {
         match members {
             Ok(members) => {
                 let gone = |i: &SocketInfo| !members.contains(&i.user_id);
-                self.sockets.close(&self.state, "No longer a member.", gone);
+                // A room's former members stay, as watchers; other chats' sockets close.
+                let left: Vec<i64> = (self.sockets.list(&self.state).iter())
+                    .filter(|o| o.info.room && !o.info.watcher && gone(&o.info))
+                    .map(|o| o.info.user_id)
+                    .collect();
+                self.sockets.set_role(&self.state, &left, true, 0);
+                let close = |i: &SocketInfo| !i.room && gone(i);
+                self.sockets
+                    .close(&self.state, "No longer a member.", close);
                 let mut r = self.room.borrow_mut();
                 r.member_gen = r.member_gen.max(member_gen);
             }
@@ -456,7 +481,7 @@ impl LiveChat {
 
     /// Accepts a socket the worker authenticated, after computing its catch-up (`since`):
     /// everything from there to accepting is synchronous, so no live event can slip between
-    /// the replay and going live.
+    /// the replay and going live. A room's non-member is accepted as a watcher (no catch-up).
     pub async fn open(&self, c: Connect) -> Result<Response> {
         // A removal may land between the worker's membership check and this point: read
         // membership again here, and refuse if a disconnect naming the user arrives while the
@@ -466,13 +491,16 @@ impl LiveChat {
         let gone = || Response::error("Not found.", 404);
         let caught_up = match self.db() {
             Ok(db) => match members::is_member(&db, c.chat_id, c.user_id).await {
-                Ok(true) => sync::catch_up(&db, &self.room, c.since).await,
+                Ok(true) => sync::catch_up(&db, &self.room, c.since)
+                    .await
+                    .map(|x| (x, false)),
+                Ok(false) if c.room => Ok(((Vec::new(), 0), true)),
                 Ok(false) => Err(ApiError::NotFound),
                 Err(e) => Err(e),
             },
             Err(e) => Err(e),
         };
-        let (catch_up, after) = match caught_up {
+        let ((catch_up, after), mut watcher) = match caught_up {
             Ok(x) => x,
             Err(ApiError::NotFound) => return gone(),
             Err(e) => {
@@ -481,8 +509,19 @@ impl LiveChat {
             }
         };
         if self.room.borrow().removed_since(c.user_id, generation) {
-            return gone();
+            if !c.room {
+                return gone();
+            }
+            watcher = true; // left the room meanwhile: watches from now on
+        } else if watcher && self.room.borrow().joined_since(c.user_id, generation) {
+            // Joined the room meanwhile: opened again, as a member with a catch-up.
+            return Box::pin(self.open(c)).await;
         }
+        let (catch_up, after) = if watcher {
+            (Vec::new(), 0)
+        } else {
+            (catch_up, after)
+        };
         let max = Settings::from_env(&self.env).max_sockets_per_user as usize;
         if self.sockets.count_of(&self.state, c.user_id) >= max {
             return Response::error("Too many sockets.", 429);
@@ -494,6 +533,8 @@ impl LiveChat {
             token_hash: c.token_hash,
             after,
             expires_at: c.expires_at,
+            room: c.room,
+            watcher,
         };
         pair.server.serialize_attachment(info)?;
         self.sockets.opened();
@@ -518,6 +559,10 @@ impl LiveChat {
             Ok(frame) => frame,
             Err(e) => return answer(&p::error_frame(&e)),
         };
+        // A room's watcher may only listen (and ping): no D1 work for anything else.
+        if info.watcher {
+            return answer(&p::error_frame(&JOIN_THE_ROOM));
+        }
         if !self.sockets.allow_frame(&self.state, ws, time::now_ms()) {
             let slow_down = ApiError::TooManyRequests {
                 retry_after_secs: 1,
@@ -596,13 +641,18 @@ impl LiveChat {
 /// What a write did to whom, for the user streams.
 fn change(d: &Done) -> fanout::Change<'_> {
     let (removed, deleted): (&[i64], bool) = match &d.close {
-        Some(Close::Users(ids)) => (ids, false),
+        Some(Close::Users(ids)) | Some(Close::Demote(ids)) => (ids, false),
         Some(Close::Everyone) => (&[], true),
         None => (&[], false),
     };
     fanout::Change {
         events: &d.events,
-        added: &d.added,
+        // A room's joiners are its `promote` list.
+        added: if d.added.is_empty() {
+            &d.promote
+        } else {
+            &d.added
+        },
         removed,
         deleted,
     }

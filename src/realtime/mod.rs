@@ -25,10 +25,11 @@ use worker::{Env, Headers, Method, Request, RequestInit, Response, Stub};
 
 use crate::auth;
 use crate::cursor::Cursor;
+use crate::domain::ChatKind;
 use crate::error::{ApiError, ApiResult};
 use crate::http::{self, Cx};
 use crate::settings::Settings;
-use crate::storage::users;
+use crate::storage::{rooms, users};
 use crate::time;
 use crate::writes::Write;
 use protocol::{
@@ -166,14 +167,18 @@ pub async fn sign_out(cx: &Cx, user_id: i64, token_hash: Option<&str>, chats: &[
 /// `GET /messages/api/chats/{id}/ws/?since=<seq>` — the chat's WebSocket. Anonymous → 401,
 /// cross-site cookie upgrade → 403 (the CSRF rule applies to upgrades although they are GETs:
 /// browsers send cookies on cross-site WebSocket handshakes), non-member → 404, not an
-/// upgrade → 426. The room replays events after `since`, then goes live.
+/// upgrade → 426. The room replays events after `since`, then goes live. A room's non-member
+/// (when rooms are enabled) is accepted as a watcher: `member_count` frames only.
 pub async fn connect(cx: &Cx, chat_id: i64) -> ApiResult<Response> {
     if auth::session(cx)?.1 {
         auth::check_same_site(cx)?;
     }
-    // The membership check also records the session's socket here (so logout closes it).
-    let (caller, _, (), _) = auth::member_with(cx, chat_id, |b, s| {
-        users::socket_opened(b, s.token_hash, chat_id, s.now)
+    // The access check also records the session's socket here (so logout closes it). A
+    // room's non-member may watch it (SPEC §10: member counts only).
+    let rooms_open = cx.settings.enable_chat_rooms;
+    let (caller, access, (), _) = auth::gated(cx, |b, s| {
+        let gate = rooms::socket_access(b, chat_id, s.token_hash, s.now, rooms_open)?;
+        Ok((gate, users::socket_opened(b, s.token_hash, chat_id, s.now)?))
     })
     .await?;
     let is_upgrade = cx
@@ -198,6 +203,7 @@ pub async fn connect(cx: &Cx, chat_id: i64) -> ApiResult<Response> {
         token_hash: caller.token_hash,
         expires_at: time::ms_from_iso(&caller.expires_at).unwrap_or(0),
         since,
+        room: access.chat_type == ChatKind::Room,
     };
     let headers = Headers::new();
     headers.set("Upgrade", "websocket")?;

@@ -15,6 +15,7 @@ pub mod members;
 pub mod messages;
 pub mod reactions;
 pub mod receipts;
+pub mod rooms;
 pub mod sends;
 pub mod stream;
 pub mod throttle;
