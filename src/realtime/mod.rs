@@ -181,12 +181,7 @@ pub async fn connect(cx: &Cx, chat_id: i64) -> ApiResult<Response> {
         Ok((gate, users::socket_opened(b, s.token_hash, chat_id, s.now)?))
     })
     .await?;
-    let is_upgrade = cx
-        .header("Upgrade")
-        .is_some_and(|u| u.trim().eq_ignore_ascii_case("websocket"));
-    if !is_upgrade {
-        return Err(ApiError::UpgradeRequired);
-    }
+    require_upgrade(cx)?;
     let since = match cx.query("since") {
         None => None,
         Some(s) => Some(
@@ -205,12 +200,7 @@ pub async fn connect(cx: &Cx, chat_id: i64) -> ApiResult<Response> {
         since,
         room: access.chat_type == ChatKind::Room,
     };
-    let headers = Headers::new();
-    headers.set("Upgrade", "websocket")?;
-    headers.set(CONNECT_HEADER, &serde_json::to_string(&connect)?)?;
-    let mut init = RequestInit::new();
-    init.with_method(Method::Get).with_headers(headers);
-    let req = Request::new_with_init("https://room/connect", &init)?;
+    let req = upgrade("https://room/connect", CONNECT_HEADER, &connect)?;
     let resp = room(&cx.env, chat_id)?.fetch_with_request(req).await?;
     match resp.status_code() {
         101 => Ok(resp),
@@ -220,6 +210,29 @@ pub async fn connect(cx: &Cx, chat_id: i64) -> ApiResult<Response> {
         }),
         s => Err(ApiError::Internal(format!("room refused the socket: {s}"))),
     }
+}
+
+/// 426 unless the request asks for a WebSocket.
+fn require_upgrade(cx: &Cx) -> ApiResult<()> {
+    let is_upgrade = cx
+        .header("Upgrade")
+        .is_some_and(|u| u.trim().eq_ignore_ascii_case("websocket"));
+    if is_upgrade {
+        Ok(())
+    } else {
+        Err(ApiError::UpgradeRequired)
+    }
+}
+
+/// The upgrade request handed to a Durable Object, with what the worker checked as JSON in
+/// `header` (an upgrade request has no body).
+fn upgrade(url: &str, header: &str, what: &impl serde::Serialize) -> ApiResult<Request> {
+    let headers = Headers::new();
+    headers.set("Upgrade", "websocket")?;
+    headers.set(header, &serde_json::to_string(what)?)?;
+    let mut init = RequestInit::new();
+    init.with_method(Method::Get).with_headers(headers);
+    Ok(Request::new_with_init(url, &init)?)
 }
 
 /// Who is typing in `chat_id` now, but `user_id` (a polling client's snapshot).
@@ -245,12 +258,7 @@ pub async fn connect_stream(cx: &Cx) -> ApiResult<Response> {
         users::stream_socket_opened(b, s.token_hash, s.now)
     })
     .await?;
-    let is_upgrade = cx
-        .header("Upgrade")
-        .is_some_and(|u| u.trim().eq_ignore_ascii_case("websocket"));
-    if !is_upgrade {
-        return Err(ApiError::UpgradeRequired);
-    }
+    require_upgrade(cx)?;
     let after = match cx.query("after") {
         None => None,
         Some(a) => Some(
@@ -265,12 +273,7 @@ pub async fn connect_stream(cx: &Cx) -> ApiResult<Response> {
         expires_at: time::ms_from_iso(&caller.expires_at).unwrap_or(0),
         after,
     };
-    let headers = Headers::new();
-    headers.set("Upgrade", "websocket")?;
-    headers.set(STREAM_CONNECT_HEADER, &serde_json::to_string(&connect)?)?;
-    let mut init = RequestInit::new();
-    init.with_method(Method::Get).with_headers(headers);
-    let req = Request::new_with_init("https://stream/connect", &init)?;
+    let req = upgrade("https://stream/connect", STREAM_CONNECT_HEADER, &connect)?;
     let resp = hub(&cx.env, hub_of(&cx.env, caller.user.id))?
         .fetch_with_request(req)
         .await?;
