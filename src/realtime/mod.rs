@@ -75,7 +75,7 @@ fn hub_of(env: &Env, user_id: i64) -> u32 {
 }
 
 /// Sends one call to a stream hub.
-async fn call_stream(env: &Env, call: &StreamCall) -> ApiResult<()> {
+pub(super) async fn call_stream(env: &Env, call: &StreamCall) -> ApiResult<()> {
     let mut init = RequestInit::new();
     init.with_method(Method::Post)
         .with_body(Some(JsValue::from_str(&serde_json::to_string(call)?)));
