@@ -257,19 +257,37 @@ async fn group(app: &App, owner: &User, members: &[&User]) -> (StatusCode, Value
     (r.status, r.body)
 }
 
-/// `(round trips, milliseconds)` from a response's `Server-Timing: d1;desc="N";dur=X`.
-fn d1_timing(r: &common::Resp) -> Option<(u32, f64)> {
+/// What a response's `Server-Timing` says D1 cost: `d1;desc="<round trips>";dur=<ms>`,
+/// `d1read;desc="<rows read>"`, `d1written;desc="<rows written>"`.
+struct D1Cost {
+    trips: u32,
+    ms: f64,
+    read: u64,
+    written: u64,
+}
+
+fn d1_timing(r: &common::Resp) -> Option<D1Cost> {
     let h = r.header("server-timing")?;
-    let metric = h.split(',').map(str::trim).find(|m| m.starts_with("d1;"))?;
-    let (mut trips, mut dur) = (None, None);
-    for part in metric.split(';').skip(1) {
-        match part.trim().split_once('=') {
-            Some(("desc", v)) => trips = v.trim_matches('"').parse().ok(),
-            Some(("dur", v)) => dur = v.parse().ok(),
-            _ => {}
-        }
-    }
-    Some((trips?, dur?))
+    let metric = |name: &str| {
+        h.split(',')
+            .map(str::trim)
+            .find(|m| m.starts_with(&format!("{name};")))
+            .map(str::to_string)
+    };
+    let param = |metric: &str, key: &str| {
+        metric.split(';').skip(1).find_map(|part| {
+            let (k, v) = part.trim().split_once('=')?;
+            (k == key).then(|| v.trim_matches('"').to_string())
+        })
+    };
+    let d1 = metric("d1")?;
+    let desc = |name: &str| param(&metric(name)?, "desc")?.parse().ok();
+    Some(D1Cost {
+        trips: param(&d1, "desc")?.parse().ok()?,
+        ms: param(&d1, "dur")?.parse().ok()?,
+        read: desc("d1read")?,
+        written: desc("d1written")?,
+    })
 }
 
 /// The D1 budget (issue #6): sequential round trips per request, at most 2; a GET reads what
@@ -292,14 +310,17 @@ async fn real_answers_match_the_documented_responses_within_the_d1_budget() {
     let seen = std::cell::RefCell::new(Vec::new());
     let check = |method: &str, path: &str, r: &common::Resp| {
         conforms(&doc, method, path, r.status, &r.body);
-        let (trips, ms) = d1_timing(r)
-            .unwrap_or_else(|| panic!("{method} {path} {}: no d1 Server-Timing", r.status));
+        let cost = d1_timing(r).unwrap_or_else(|| {
+            panic!("{method} {path} {}: no complete d1 Server-Timing", r.status)
+        });
         seen.borrow_mut().push((
             method.to_string(),
             path.to_string(),
             r.status.as_u16(),
-            trips,
-            ms,
+            cost.trips,
+            cost.ms,
+            cost.read,
+            cost.written,
         ));
     };
     let none: Option<&str> = None;
@@ -577,11 +598,11 @@ async fn real_answers_match_the_documented_responses_within_the_d1_budget() {
 
     let seen = seen.into_inner();
     println!(
-        "{:<7} {:<58} {:>6} {:>6} {:>7}",
-        "method", "path", "status", "trips", "d1 ms"
+        "{:<7} {:<58} {:>6} {:>6} {:>7} {:>9} {:>8}",
+        "method", "path", "status", "trips", "d1 ms", "rows read", "written"
     );
-    for (method, path, status, trips, ms) in &seen {
-        println!("{method:<7} {path:<58} {status:>6} {trips:>6} {ms:>7.1}");
+    for (method, path, status, trips, ms, read, written) in &seen {
+        println!("{method:<7} {path:<58} {status:>6} {trips:>6} {ms:>7.1} {read:>9} {written:>8}");
     }
     let over: Vec<_> = seen.iter().filter(|s| s.3 > budget(&s.0)).collect();
     assert!(over.is_empty(), "over the D1 round-trip budget: {over:?}");
