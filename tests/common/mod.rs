@@ -80,36 +80,20 @@ impl Worker {
     }
 
     /// `start` with the state folder under `parent` (the benchmark keeps its own).
-    #[allow(clippy::zombie_processes)] // the watchdog ends wrangler when we exit
     pub fn start_under(parent: &Path, name: &str, vars: &[(&str, &str)], seed_sql: &str) -> Worker {
         let state = parent.join(format!("{name}-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&state);
         std::fs::create_dir_all(&state).unwrap();
-        let sql = state.join("setup.sql");
         let schema = std::fs::read_to_string(root().join("schema.sql")).unwrap();
-        std::fs::write(&sql, format!("{schema}\n{seed_sql}\n")).unwrap();
-        let state_str = state.to_str().unwrap().to_string();
-        let status = wrangler(
-            &[
-                "d1",
-                "execute",
-                "DB",
-                "--local",
-                "--persist-to",
-                &state_str,
-                "--file",
-                sql.to_str().unwrap(),
-            ],
-            &state.join("d1.log"),
-        )
-        .wait()
-        .unwrap();
-        assert!(
-            status.success(),
-            "schema applies; see {}",
-            state.join("d1.log").display()
-        );
+        d1_execute(&state, &format!("{schema}\n{seed_sql}\n"), "setup");
+        Worker::serve(state, vars)
+    }
 
+    /// Starts `wrangler dev` on the D1 and Durable Object state already in folder `state`
+    /// (nothing is applied to it first).
+    #[allow(clippy::zombie_processes)] // the watchdog ends wrangler when we exit
+    pub fn serve(state: PathBuf, vars: &[(&str, &str)]) -> Worker {
+        let state_str = state.to_str().unwrap().to_string();
         let port = free_port();
         let inspector = free_port();
         let (port_s, inspector_s) = (port.to_string(), inspector.to_string());
@@ -180,6 +164,77 @@ impl Worker {
         let log = std::fs::read_to_string(self.state.join("worker.log")).unwrap_or_default();
         panic!("worker did not become healthy within 120 s:\n{log}");
     }
+}
+
+/// Runs the SQL `sql` on the local D1 in folder `state` (`wrangler d1 execute --file`, the file
+/// kept there as `<name>.sql`, wrangler's output as `<name>.log`); panics when it fails.
+pub fn d1_execute(state: &Path, sql: &str, name: &str) {
+    std::fs::create_dir_all(state).unwrap();
+    let file = state.join(format!("{name}.sql"));
+    std::fs::write(&file, sql).unwrap();
+    let log = state.join(format!("{name}.log"));
+    let status = wrangler(
+        &[
+            "d1",
+            "execute",
+            "DB",
+            "--local",
+            "--persist-to",
+            state.to_str().unwrap(),
+            "--file",
+            file.to_str().unwrap(),
+        ],
+        &log,
+    )
+    .wait()
+    .unwrap();
+    assert!(
+        status.success(),
+        "{name}.sql applies; see {}",
+        log.display()
+    );
+}
+
+/// The rows of one SQL query on the local D1 in folder `state`, each a JSON object by column
+/// name. Not while a worker serves `state`.
+pub fn d1_query(state: &Path, sql: &str) -> Vec<Value> {
+    d1_queries(state, &[sql]).remove(0)
+}
+
+/// The rows of each of `queries` (one `wrangler d1 execute --command --json`: wrangler starts
+/// once). Not while a worker serves `state`.
+pub fn d1_queries(state: &Path, queries: &[&str]) -> Vec<Vec<Value>> {
+    let sql = queries.join(";\n");
+    let out = Command::new("wrangler")
+        .args(["d1", "execute", "DB", "--local", "--persist-to"])
+        .arg(state)
+        .args(["--json", "--command", &sql])
+        .current_dir(root())
+        .env("PATH", tool_path())
+        .env("WRANGLER_SEND_METRICS", "false")
+        .env("CI", "true")
+        .env("NO_COLOR", "1")
+        .stdin(Stdio::null())
+        .output()
+        .expect("wrangler runs (make tools installs it)");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "queries fail: {sql}\n{text}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: Value = serde_json::from_str(&text)
+        .unwrap_or_else(|e| panic!("wrangler's --json output ({e}): {text}"));
+    let results: Vec<Vec<Value>> = v
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .filter_map(|r| r["results"].as_array().cloned())
+                .collect()
+        })
+        .unwrap_or_default();
+    assert_eq!(results.len(), queries.len(), "one result per query: {v}");
+    results
 }
 
 /// Kills wrangler (and its workerd) when this test process exits, however it exits. The
