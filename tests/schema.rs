@@ -7,7 +7,7 @@
 
 mod common;
 
-use common::{root, shared, App, User};
+use common::{root, shared, App, D1Cost, User};
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
 
@@ -257,37 +257,8 @@ async fn group(app: &App, owner: &User, members: &[&User]) -> (StatusCode, Value
     (r.status, r.body)
 }
 
-/// What a response's `Server-Timing` says D1 cost: `d1;desc="<round trips>";dur=<ms>`,
-/// `d1read;desc="<rows read>"`, `d1written;desc="<rows written>"`.
-struct D1Cost {
-    trips: u32,
-    ms: f64,
-    read: u64,
-    written: u64,
-}
-
 fn d1_timing(r: &common::Resp) -> Option<D1Cost> {
-    let h = r.header("server-timing")?;
-    let metric = |name: &str| {
-        h.split(',')
-            .map(str::trim)
-            .find(|m| m.starts_with(&format!("{name};")))
-            .map(str::to_string)
-    };
-    let param = |metric: &str, key: &str| {
-        metric.split(';').skip(1).find_map(|part| {
-            let (k, v) = part.trim().split_once('=')?;
-            (k == key).then(|| v.trim_matches('"').to_string())
-        })
-    };
-    let d1 = metric("d1")?;
-    let desc = |name: &str| param(&metric(name)?, "desc")?.parse().ok();
-    Some(D1Cost {
-        trips: param(&d1, "desc")?.parse().ok()?,
-        ms: param(&d1, "dur")?.parse().ok()?,
-        read: desc("d1read")?,
-        written: desc("d1written")?,
-    })
+    common::d1_cost(&r.header("server-timing")?)
 }
 
 /// The D1 budget (issue #6): sequential round trips per request, at most 2; a GET reads what

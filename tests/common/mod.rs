@@ -5,6 +5,8 @@
 //! creating their own users (`app.user("name")` makes the name unique per run).
 #![allow(dead_code)]
 
+pub mod bulk;
+
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
@@ -320,6 +322,50 @@ impl Resp {
 }
 
 pub const PASSWORD: &str = "correct-horse-9";
+
+/// What an answer's `Server-Timing` says it cost in D1: `d1;desc="<round trips>";dur=<ms>`,
+/// `d1read;desc="<rows read>"`, `d1written;desc="<rows written>"` (README, "D1 round trips").
+#[derive(Debug, Clone, Copy, Default)]
+pub struct D1Cost {
+    pub trips: u32,
+    pub ms: f64,
+    pub read: u64,
+    pub written: u64,
+}
+
+/// Parses a `Server-Timing` header; `None` unless all four figures are there.
+pub fn d1_cost(header: &str) -> Option<D1Cost> {
+    let metric = |name: &str| {
+        header
+            .split(',')
+            .map(str::trim)
+            .find(|m| m.starts_with(&format!("{name};")))
+    };
+    let param = |metric: &str, key: &str| {
+        metric.split(';').skip(1).find_map(|part| {
+            let (k, v) = part.trim().split_once('=')?;
+            (k == key).then(|| v.trim_matches('"').to_string())
+        })
+    };
+    let d1 = metric("d1")?;
+    let desc = |name: &str| param(metric(name)?, "desc")?.parse().ok();
+    Some(D1Cost {
+        trips: param(d1, "desc")?.parse().ok()?,
+        ms: param(d1, "dur")?.parse().ok()?,
+        read: desc("d1read")?,
+        written: desc("d1written")?,
+    })
+}
+
+impl Resp {
+    /// This answer's D1 cost, from its `Server-Timing` (a panic when it has none).
+    pub fn d1(&self) -> D1Cost {
+        let h = self
+            .header("server-timing")
+            .unwrap_or_else(|| panic!("no Server-Timing on {} {:?}", self.status, self.body));
+        d1_cost(&h).unwrap_or_else(|| panic!("an incomplete Server-Timing: {h}"))
+    }
+}
 
 impl App {
     pub fn new(worker: &Worker) -> App {
