@@ -170,7 +170,7 @@ impl PageReads {
 /// SQL: how many of chat `chat`'s messages a read pointer at message id `pointer` has passed —
 /// the `ordinal` of the chat's newest message at or before it (0 when none). One index seek.
 /// (`chat` and `pointer` are SQL expressions: columns or parameters, never values.)
-pub fn passed(chat: &str, pointer: &str) -> String {
+pub(super) fn passed(chat: &str, pointer: &str) -> String {
     format!(
         "COALESCE((SELECT pos.ordinal FROM messages pos
                    WHERE pos.chat_id = {chat} AND pos.id <= {pointer}
@@ -180,7 +180,7 @@ pub fn passed(chat: &str, pointer: &str) -> String {
 
 /// SQL: the deleted messages of chat `chat` after message id `after` (and at most `upto`), from
 /// the partial index `messages_deleted`: it reads the deleted ones only.
-pub fn deleted_after(chat: &str, after: &str, upto: Option<&str>) -> String {
+pub(super) fn deleted_after(chat: &str, after: &str, upto: Option<&str>) -> String {
     let upto = upto.map_or(String::new(), |u| format!(" AND del.id <= {u}"));
     format!(
         "(SELECT COUNT(*) FROM messages del INDEXED BY messages_deleted
@@ -193,7 +193,7 @@ pub fn deleted_after(chat: &str, after: &str, upto: Option<&str>) -> String {
 /// after the pointer (`count` less the pointer's position) less the deleted ones among them.
 /// None of them is the member's own: a pointer is never behind its member's own newest message
 /// (schema.sql, `chat_members`).
-pub fn unread(chat: &str, count: &str, pointer: &str) -> String {
+pub(super) fn unread(chat: &str, count: &str, pointer: &str) -> String {
     format!(
         "MAX({count} - {} - {}, 0)",
         passed(chat, pointer),
