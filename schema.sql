@@ -123,7 +123,8 @@ CREATE TABLE IF NOT EXISTS chats (
     -- membership before delivering, so a lost "close this socket" call cannot leak events.
     member_gen  INTEGER NOT NULL DEFAULT 0,
     -- Messages in the chat (tombstones included): a page's `count`, and the bound of
-    -- `page=N`, without counting the chat. Kept by the trigger `messages_after_insert`.
+    -- `page=N`, without counting the chat. Kept by the trigger `messages_after_insert`; it is
+    -- also the newest message's `ordinal`, which unread counts subtract from.
     message_count INTEGER NOT NULL DEFAULT 0,
     -- The newest `gid` the retention trigger pruned from this chat's log: a user-stream cursor
     -- below it (for a member) can no longer be served exactly (410 / resync_required).
@@ -164,7 +165,11 @@ CREATE TABLE IF NOT EXISTS chat_members (
     -- "Longest-standing member" = smallest (joined_at, rowid): rowid breaks same-ms ties.
     joined_at TEXT NOT NULL,
     -- Read receipt pointer (SPEC §5): id of the last message this member has read; only moves
-    -- forward (every update is `WHERE last_read_message_id < new`).
+    -- forward (every update is `WHERE last_read_message_id < new`). It is never below the
+    -- member's own newest message in the chat: sending moves it (`messages_after_insert`), and
+    -- leaving keeps it for a return (`former_members`). So a member's unread messages are all
+    -- the messages after it less the deleted ones, and a chat list counts them by subtraction
+    -- (src/storage/chats.rs, `UNREAD`) instead of walking them.
     last_read_message_id INTEGER NOT NULL DEFAULT 0,
     -- Where the member's user stream starts in this chat: the gid of the event that added them
     -- (`chat_created` or `members_added`). A new row starts at -1 ("pending") and the trigger
@@ -188,6 +193,39 @@ BEGIN
     UPDATE chats SET member_count = member_count - 1 WHERE id = OLD.chat_id;
 END;
 
+-- The read pointers of people who left a chat (or were removed), given back when they return:
+-- their own messages stay behind their pointer, so they never count as unread for them. A
+-- row goes with its chat or user (and when its member returns).
+CREATE TABLE IF NOT EXISTS former_members (
+    chat_id   INTEGER NOT NULL REFERENCES chats(id) ON DELETE CASCADE,
+    user_id   INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+    last_read_message_id INTEGER NOT NULL,
+    PRIMARY KEY (chat_id, user_id)
+) WITHOUT ROWID;
+-- Kept on leaving; not when the chat or the user is being deleted (a cascade: the row would
+-- refer to nothing).
+CREATE TRIGGER IF NOT EXISTS chat_members_keep_pointer AFTER DELETE ON chat_members
+WHEN OLD.last_read_message_id > 0
+BEGIN
+    INSERT INTO former_members (chat_id, user_id, last_read_message_id)
+    SELECT OLD.chat_id, OLD.user_id, OLD.last_read_message_id
+    WHERE EXISTS (SELECT 1 FROM chats WHERE id = OLD.chat_id)
+      AND EXISTS (SELECT 1 FROM users WHERE id = OLD.user_id)
+    ON CONFLICT (chat_id, user_id) DO UPDATE
+        SET last_read_message_id = MAX(last_read_message_id, excluded.last_read_message_id);
+END;
+-- Given back on (re)joining, whoever inserts the member (creating a chat or a DM again,
+-- adding members, joining a room).
+CREATE TRIGGER IF NOT EXISTS chat_members_restore_pointer AFTER INSERT ON chat_members
+WHEN EXISTS (SELECT 1 FROM former_members WHERE chat_id = NEW.chat_id AND user_id = NEW.user_id)
+BEGIN
+    UPDATE chat_members SET last_read_message_id = MAX(last_read_message_id,
+        (SELECT last_read_message_id FROM former_members
+         WHERE chat_id = NEW.chat_id AND user_id = NEW.user_id))
+    WHERE chat_id = NEW.chat_id AND user_id = NEW.user_id;
+    DELETE FROM former_members WHERE chat_id = NEW.chat_id AND user_id = NEW.user_id;
+END;
+
 -- Messages. Soft-deleted ones stay as tombstones (is_deleted = 1, content '') so clients sync.
 CREATE TABLE IF NOT EXISTS messages (
     id         INTEGER PRIMARY KEY AUTOINCREMENT, -- AUTOINCREMENT: ids never reused, so keyset
@@ -200,17 +238,28 @@ CREATE TABLE IF NOT EXISTS messages (
     created_at TEXT NOT NULL,
     updated_at TEXT NOT NULL,
     is_edited  INTEGER NOT NULL DEFAULT 0,
-    is_deleted INTEGER NOT NULL DEFAULT 0
+    is_deleted INTEGER NOT NULL DEFAULT 0,
+    -- The message's position in its chat: 1 for the first, the chat's `message_count` for the
+    -- newest (ids grow with it). How many of a chat's messages are after a read pointer is a
+    -- subtraction: `message_count - <ordinal of the pointer's message>`. Given by the send's
+    -- insert, or by `messages_after_insert` when an insert leaves it NULL (imports).
+    ordinal    INTEGER
 );
--- Message pages, last_message and unread counts all walk a chat's messages by id.
+-- Message pages, last_message and pointers' ordinals all seek a chat's messages by id.
 CREATE INDEX IF NOT EXISTS messages_by_chat ON messages (chat_id, id);
+-- Deleted messages only (few): unread counts subtract those after the pointer.
+CREATE INDEX IF NOT EXISTS messages_deleted ON messages (chat_id, id) WHERE is_deleted = 1;
 -- What every new message implies, kept by the database in the transaction of the insert
 -- (sends, and imports too): the chat's message count and last activity (the chat list's
--- order), and its sender having read it (sending marks the chat read for the sender).
+-- order), the message's ordinal, and its sender having read it (sending marks the chat read
+-- for the sender).
 CREATE TRIGGER IF NOT EXISTS messages_after_insert AFTER INSERT ON messages
 BEGIN
     UPDATE chats SET message_count = message_count + 1, last_activity_at = NEW.created_at
     WHERE id = NEW.chat_id;
+    -- Only for an insert that gave no ordinal (a send gives it: one row write fewer).
+    UPDATE messages SET ordinal = (SELECT message_count FROM chats WHERE id = NEW.chat_id)
+    WHERE id = NEW.id AND NEW.ordinal IS NULL;
     UPDATE chat_members SET last_read_message_id = MAX(last_read_message_id, NEW.id)
     WHERE chat_id = NEW.chat_id AND user_id = NEW.sender_id;
 END;
@@ -312,5 +361,6 @@ CREATE TABLE IF NOT EXISTS d1_migrations (
 INSERT OR IGNORE INTO d1_migrations (name) VALUES
     ('0002_emoji_fully_qualified.sql'),
     ('0003_security.sql'),
+    ('0004_bounded_reads.sql'),
     ('0005_user_stream.sql'),
     ('0006_rooms.sql');

@@ -2,6 +2,7 @@
 //! issue 6, and what makes a run fail.
 
 use crate::bundle::Bundle;
+use crate::chat_size::ChatSize;
 use crate::fanout::{FanOut, Via};
 use crate::rest::{Endpoint, Measured};
 use crate::rooms::RoomRun;
@@ -165,8 +166,14 @@ pub fn bundle(b: &Bundle) {
     );
 }
 
-/// Issue 6's targets, for what this run measured.
-pub fn targets(eps: &[Endpoint], results: &mut [Measured], runs: &mut [FanOut], b: &Bundle) {
+/// Issue 6's and issue 18's targets, for what this run measured.
+pub fn targets(
+    eps: &[Endpoint],
+    results: &mut [Measured],
+    chat: Option<&ChatSize>,
+    runs: &mut [FanOut],
+    b: &Bundle,
+) {
     println!("\n### Targets\n");
     if let Some(base) = results.first().map(Measured::rps) {
         for (ep, m) in eps.iter().zip(results.iter()).filter(|(e, _)| e.list) {
@@ -176,6 +183,20 @@ pub fn targets(eps: &[Endpoint], results: &mut [Measured], runs: &mut [FanOut], 
                 ep.label,
                 verdict(ratio >= 0.5),
                 100.0 * ratio
+            );
+        }
+    }
+    if let Some(c) = chat {
+        let (small, big) = (
+            c.sizes.iter().min().copied().unwrap_or(0),
+            c.sizes.iter().max().copied().unwrap_or(0),
+        );
+        for (label, rows, ms) in c.ratios() {
+            println!(
+                "- {label}: {big} messages within 1.5× of {small}: rows read {} ({rows:.2}×), \
+                 D1 ms {} ({ms:.2}×)",
+                verdict(rows <= 1.5),
+                verdict(ms <= 1.5),
             );
         }
     }

@@ -42,6 +42,7 @@ FROM chats;
 -- they go and come back unchanged.
 DROP TRIGGER IF EXISTS messages_after_insert;
 DROP TRIGGER IF EXISTS chat_events_retention;
+DROP TRIGGER IF EXISTS chat_members_keep_pointer;
 UPDATE chats SET id = -id;
 DROP TABLE chats;
 ALTER TABLE chats_v6 RENAME TO chats;
@@ -57,8 +58,20 @@ CREATE TRIGGER IF NOT EXISTS messages_after_insert AFTER INSERT ON messages
 BEGIN
     UPDATE chats SET message_count = message_count + 1, last_activity_at = NEW.created_at
     WHERE id = NEW.chat_id;
+    UPDATE messages SET ordinal = (SELECT message_count FROM chats WHERE id = NEW.chat_id)
+    WHERE id = NEW.id AND NEW.ordinal IS NULL;
     UPDATE chat_members SET last_read_message_id = MAX(last_read_message_id, NEW.id)
     WHERE chat_id = NEW.chat_id AND user_id = NEW.sender_id;
+END;
+CREATE TRIGGER IF NOT EXISTS chat_members_keep_pointer AFTER DELETE ON chat_members
+WHEN OLD.last_read_message_id > 0
+BEGIN
+    INSERT INTO former_members (chat_id, user_id, last_read_message_id)
+    SELECT OLD.chat_id, OLD.user_id, OLD.last_read_message_id
+    WHERE EXISTS (SELECT 1 FROM chats WHERE id = OLD.chat_id)
+      AND EXISTS (SELECT 1 FROM users WHERE id = OLD.user_id)
+    ON CONFLICT (chat_id, user_id) DO UPDATE
+        SET last_read_message_id = MAX(last_read_message_id, excluded.last_read_message_id);
 END;
 
 CREATE TRIGGER IF NOT EXISTS chat_events_retention AFTER INSERT ON chat_events

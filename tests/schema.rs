@@ -7,7 +7,7 @@
 
 mod common;
 
-use common::{root, shared, App, User};
+use common::{root, shared, App, D1Cost, User};
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
 
@@ -259,19 +259,8 @@ async fn group(app: &App, owner: &User, members: &[&User]) -> (StatusCode, Value
     (r.status, r.body)
 }
 
-/// `(round trips, milliseconds)` from a response's `Server-Timing: d1;desc="N";dur=X`.
-fn d1_timing(r: &common::Resp) -> Option<(u32, f64)> {
-    let h = r.header("server-timing")?;
-    let metric = h.split(',').map(str::trim).find(|m| m.starts_with("d1;"))?;
-    let (mut trips, mut dur) = (None, None);
-    for part in metric.split(';').skip(1) {
-        match part.trim().split_once('=') {
-            Some(("desc", v)) => trips = v.trim_matches('"').parse().ok(),
-            Some(("dur", v)) => dur = v.parse().ok(),
-            _ => {}
-        }
-    }
-    Some((trips?, dur?))
+fn d1_timing(r: &common::Resp) -> Option<D1Cost> {
+    common::d1_cost(&r.header("server-timing")?)
 }
 
 /// The D1 budget (issue #6): sequential round trips per request, at most 2; a GET reads what
@@ -294,14 +283,17 @@ async fn real_answers_match_the_documented_responses_within_the_d1_budget() {
     let seen = std::cell::RefCell::new(Vec::new());
     let check = |method: &str, path: &str, r: &common::Resp| {
         conforms(&doc, method, path, r.status, &r.body);
-        let (trips, ms) = d1_timing(r)
-            .unwrap_or_else(|| panic!("{method} {path} {}: no d1 Server-Timing", r.status));
+        let cost = d1_timing(r).unwrap_or_else(|| {
+            panic!("{method} {path} {}: no complete d1 Server-Timing", r.status)
+        });
         seen.borrow_mut().push((
             method.to_string(),
             path.to_string(),
             r.status.as_u16(),
-            trips,
-            ms,
+            cost.trips,
+            cost.ms,
+            cost.read,
+            cost.written,
         ));
     };
     let none: Option<&str> = None;
@@ -681,11 +673,11 @@ async fn real_answers_match_the_documented_responses_within_the_d1_budget() {
 
     let seen = seen.into_inner();
     println!(
-        "{:<7} {:<58} {:>6} {:>6} {:>7}",
-        "method", "path", "status", "trips", "d1 ms"
+        "{:<7} {:<58} {:>6} {:>6} {:>7} {:>9} {:>8}",
+        "method", "path", "status", "trips", "d1 ms", "rows read", "written"
     );
-    for (method, path, status, trips, ms) in &seen {
-        println!("{method:<7} {path:<58} {status:>6} {trips:>6} {ms:>7.1}");
+    for (method, path, status, trips, ms, read, written) in &seen {
+        println!("{method:<7} {path:<58} {status:>6} {trips:>6} {ms:>7.1} {read:>9} {written:>8}");
     }
     let over: Vec<_> = seen.iter().filter(|s| s.3 > budget(&s.0)).collect();
     assert!(over.is_empty(), "over the D1 round-trip budget: {over:?}");

@@ -151,11 +151,14 @@ pub fn send(b: &mut Batch, s: &Sending) -> ApiResult<SendReads> {
         now: s.now.to_string(),
     };
     let (event, stored) = b.event(s.chat_id, Some(guard), event, |b| {
+        // `ordinal` (the message's position in the chat, issue 18) is given here from the
+        // count the trigger is about to bump, which spares the trigger writing the row again.
         let insert = compose(
             &format!(
                 "INSERT INTO messages (chat_id, seq, sender_id, content, client_id, created_at,
-                                       updated_at)
-                 SELECT id, last_seq, {{}}, ?2, ?3, ?4, ?4 FROM chats WHERE id = ?1 AND {PENDING}
+                                       updated_at, ordinal)
+                 SELECT id, last_seq, {{}}, ?2, ?3, ?4, ?4, message_count + 1
+                 FROM chats WHERE id = ?1 AND {PENDING}
                  RETURNING id, seq"
             ),
             args![s.chat_id, s.content, s.client_id, s.now],
