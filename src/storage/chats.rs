@@ -170,7 +170,8 @@ pub fn page(b: &mut Batch, page: &Page) -> ApiResult<PageReads> {
     ));
     let ids = page.select("c.id");
     let members = compose(
-        "SELECT cm.chat_id, cm.is_admin, u.id, u.username, u.email, u.first_name, u.last_name
+        "SELECT cm.chat_id, cm.is_admin, u.id, u.username, u.email, u.first_name, u.last_name,
+           u.avatar_url
          FROM chat_members cm JOIN users u ON u.id = cm.user_id
          WHERE cm.chat_id IN ({})
          ORDER BY cm.chat_id, cm.joined_at, cm.rowid",
