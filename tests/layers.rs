@@ -10,7 +10,9 @@ use std::path::Path;
 /// where listed in `SIDEWAYS`, and any module of a lower layer.
 const LAYERS: &[&[&str]] = &[
     &["error"],
-    &["domain", "time", "settings", "crypto", "emoji", "cursor"],
+    &[
+        "domain", "time", "settings", "crypto", "emoji", "cursor", "jwt",
+    ],
     &["storage"],
     &["views", "http"],
     &["replay", "writes"],
@@ -29,6 +31,7 @@ const LAYERS: &[&[&str]] = &[
         "stream",
         "schema",
         "pages",
+        "sso",
     ],
     &["routes"],
     &["lib"],
@@ -40,6 +43,7 @@ const SIDEWAYS: &[(&str, &str)] = &[
     ("messages", "chats"),
     ("reactions", "messages"),
     ("pages", "accounts"),
+    ("sso", "accounts"),
 ];
 
 /// `crate::X` references of every top-level module of `src/`.

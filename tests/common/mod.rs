@@ -5,6 +5,8 @@
 //! creating their own users (`app.user("name")` makes the name unique per run).
 #![allow(dead_code)]
 
+pub mod jwt;
+
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
