@@ -30,11 +30,21 @@ pub fn session_cookie(cx: &Cx, token: &str, max_age: u64) -> String {
 
 /// `{user, token}` with the session cookie set; never stored by caches.
 pub fn signed_in(cx: &Cx, status: u16, user: &UserRow, token: &str) -> ApiResult<Response> {
+    signed_in_for(cx, status, user, token, cx.settings.session_ttl_seconds)
+}
+
+/// `signed_in` for a session that ends in `max_age` seconds (one that goes on).
+pub fn signed_in_for(
+    cx: &Cx,
+    status: u16,
+    user: &UserRow,
+    token: &str,
+    max_age: u64,
+) -> ApiResult<Response> {
     let body = json!({ "user": UserWithEmail::of(user), "token": token });
     let resp = http::json(status, &body)?;
-    let ttl = cx.settings.session_ttl_seconds;
     resp.headers()
-        .append("Set-Cookie", &session_cookie(cx, token, ttl))?;
+        .append("Set-Cookie", &session_cookie(cx, token, max_age))?;
     resp.headers().set("Cache-Control", "no-store")?;
     Ok(resp)
 }

@@ -27,7 +27,7 @@ use crate::crypto;
 use crate::error::{ApiError, ApiResult};
 use crate::http::Cx;
 use crate::jwt::{self, Claims, KeySet, Rules};
-use crate::storage::sso::{self, Candidate, Profile};
+use crate::storage::sso::{self, Candidate, Current, Profile};
 use crate::storage::users::search_text;
 use crate::time;
 
@@ -64,9 +64,11 @@ fn keys(cx: &Cx) -> Rc<KeySet> {
 
 /// `POST /messages/api/auth/sso/ {token}` — signs in the host site's user the token names
 /// (created on first sight, updated from the claims every time): 200 `{user, token}` and the
-/// session cookie, as login. A token that is refused → 401 naming why; an inactive account →
-/// 401; with no key configured the route does not exist (404). Cross-site browser posts are
-/// refused (403) as for login.
+/// session cookie, as login. When the request's session cookie is already a session of that
+/// user with more than half its lifetime left, it goes on (its token is the answer's) instead
+/// of a new one: a page that signs in on every load adds no session rows. A token that is refused → 401 naming
+/// why; an inactive account → 401; with no key configured the route does not exist (404).
+/// Cross-site browser posts are refused (403) as for login.
 pub async fn sign_in(cx: &Cx) -> ApiResult<Response> {
     let keys = keys(cx);
     if keys.is_empty() {
@@ -85,14 +87,37 @@ pub async fn sign_in(cx: &Cx) -> ApiResult<Response> {
         .map_err(|r| ApiError::UnauthorizedBecause(r.detail()))?;
     let user = UserClaims::of(&claims, &random_suffix()?);
     let fresh = NewToken::new(cx)?;
+    let current = cx.cookie(auth::cookie_name(cx)).filter(|c| !c.is_empty());
+    let current_hash = current.as_deref().map(crypto::token_hash);
+    // A session with less than half its lifetime left is replaced rather than kept.
+    let half_ttl_ms = (cx.settings.session_ttl_seconds as i64) * 500;
+    let ends_after = time::iso_from_ms(time::now_ms() + half_ttl_ms);
     let prune_before = time::now_secs() - cx.settings.login_failure_window_seconds as i64;
-    let signed = sso::sign_in(&cx.db, &user.profile(), &fresh.session(0), prune_before)
-        .await?
-        .ok_or_else(|| ApiError::Internal("sso: no username could be written".into()))?;
+    let signed = sso::sign_in(
+        &cx.db,
+        &user.profile(),
+        &fresh.session(0),
+        current_hash.as_deref().map(|token_hash| Current {
+            token_hash,
+            ends_after: &ends_after,
+        }),
+        prune_before,
+    )
+    .await?
+    .ok_or_else(|| ApiError::Internal("sso: no username could be written".into()))?;
     if !signed.is_active {
         return Err(ApiError::UnauthorizedBecause("This account is disabled."));
     }
-    accounts::signed_in(cx, 200, &signed.user, &fresh.token)
+    match (
+        signed.kept_until.as_deref().and_then(time::ms_from_iso),
+        current,
+    ) {
+        (Some(until), Some(token)) => {
+            let left = ((until - time::now_ms()) / 1000).max(1) as u64;
+            accounts::signed_in_for(cx, 200, &signed.user, &token, left)
+        }
+        _ => accounts::signed_in(cx, 200, &signed.user, &fresh.token),
+    }
 }
 
 /// `SUFFIX_LEN` random lowercase letters and digits.

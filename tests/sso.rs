@@ -687,3 +687,77 @@ async fn with_no_key_configured_the_route_does_not_exist() {
     let token = hs256_with(&json!({"alg": "HS256"}), &claims("anyone"), b"too-short");
     assert_eq!(exchange(&App::new(&short), &token).await.status, 404);
 }
+
+/// Exchanges `token` with the session cookie `cookie` (a page that signs in on every load).
+async fn exchange_with_cookie(app: &App, token: &str, cookie: &str) -> Resp {
+    let r = app
+        .http
+        .post(app.url("/messages/api/auth/sso/"))
+        .header("Cookie", format!("em_session={cookie}"))
+        .json(&json!({ "token": token }))
+        .send()
+        .await
+        .unwrap();
+    App::read(r).await
+}
+
+#[tokio::test]
+async fn signing_in_again_with_the_users_own_session_keeps_it() {
+    let app = app();
+    let sub = unique("again-");
+    let (user, first) = sign_in(&app, &hs256(&claims(&sub))).await;
+    let r = exchange_with_cookie(&app, &hs256(&claims(&sub)), &first).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(
+        r.body["token"],
+        first.as_str(),
+        "the session goes on: no new one"
+    );
+    assert_eq!(r.body["user"]["id"], user["id"]);
+    let cookie = r.header("set-cookie").unwrap();
+    assert!(
+        cookie.starts_with(&format!("em_session={first};")),
+        "{cookie}"
+    );
+    let max_age: u64 = cookie
+        .split("Max-Age=")
+        .nth(1)
+        .and_then(|v| v.split(';').next())
+        .and_then(|v| v.parse().ok())
+        .unwrap();
+    assert!(
+        max_age <= 1_209_600 && max_age > 1_209_000,
+        "what is left of it: {max_age}"
+    );
+    // Another site user in the same browser, or a cookie we do not know: a new session.
+    let other = exchange_with_cookie(&app, &hs256(&claims(&unique("other-"))), &first).await;
+    assert_eq!(other.status, 200);
+    assert_ne!(other.body["token"], first.as_str());
+    assert_ne!(other.body["user"]["id"], user["id"]);
+    let unknown = exchange_with_cookie(&app, &hs256(&claims(&sub)), "made-up").await;
+    assert_eq!(unknown.status, 200);
+    assert_ne!(unknown.body["token"], first.as_str());
+    assert_ne!(unknown.body["token"], "made-up");
+}
+
+#[tokio::test]
+async fn a_session_past_half_its_lifetime_is_replaced_not_kept() {
+    let short = Worker::start(
+        "sso-ttl",
+        &[("SSO_SECRET", SSO_SECRET), ("SESSION_TTL_SECONDS", "6")],
+        "",
+    );
+    let app = App::new(&short);
+    let sub = unique("ttl-");
+    let (_, first) = sign_in(&app, &hs256(&claims(&sub))).await;
+    let kept = exchange_with_cookie(&app, &hs256(&claims(&sub)), &first).await;
+    assert_eq!(kept.body["token"], first.as_str(), "fresh: kept");
+    tokio::time::sleep(std::time::Duration::from_millis(3500)).await;
+    let replaced = exchange_with_cookie(&app, &hs256(&claims(&sub)), &first).await;
+    assert_eq!(replaced.status, 200);
+    assert_ne!(
+        replaced.body["token"],
+        first.as_str(),
+        "past half its 6 s: a new session"
+    );
+}

@@ -38,13 +38,15 @@ pub struct Profile<'a> {
     pub search_rest: &'a str,
 }
 
-/// The signed-in user, and whether the account is active (an inactive one gets no session).
+/// The signed-in user, whether the account is active (an inactive one gets no session), and
+/// when the session the request came with ends, if it was this user's and goes on.
 #[derive(Debug, Deserialize)]
 pub struct SsoUser {
     #[serde(flatten)]
     pub user: UserRow,
     #[serde(deserialize_with = "int_bool")]
     pub is_active: bool,
+    pub kept_until: Option<String>,
 }
 
 /// The username a profile gets, as a CTE `chosen (username, username_lower, username_key)`:
@@ -63,18 +65,32 @@ const CHOSEN: &str = "WITH candidate (rank, username, username_lower, username_k
                         AND o.sso_subject IS NOT ?1)
     ORDER BY rank LIMIT 1)";
 
+/// The session a request came with: it goes on instead of a new one when it is the user's
+/// and ends after `ends_after` (sessions near their end are replaced, not stretched).
+pub struct Current<'a> {
+    pub token_hash: &'a str,
+    pub ends_after: &'a str,
+}
+
 /// Unusable as a password (Django's "!" prefix): password login refuses these users.
 pub const NO_PASSWORD: &str = "!sso";
 
 /// Signs in the user of `p.sub` in one round trip: updates them from the profile (or creates
-/// them), starts `session` (active users only), prunes a little as logins do, and reads the
-/// user back. `None` only if no user could be written (every candidate name taken at once).
+/// them), starts `session` (active users only) unless `current` (the token hash of the
+/// session the request came with) is a live session of theirs already, prunes a little as
+/// logins do, and reads the user back. `None` only if no user could be written (every
+/// candidate name taken at once).
 pub async fn sign_in(
     db: &Db,
     p: &Profile<'_>,
     session: &NewSession<'_>,
+    current: Option<Current<'_>>,
     prune_before: i64,
 ) -> ApiResult<Option<SsoUser>> {
+    let (current, ends_after) = match &current {
+        Some(c) => (Some(c.token_hash), Some(c.ends_after)),
+        None => (None, None),
+    };
     let mut profile = args![
         p.sub,
         p.wanted.username.as_str(),
@@ -119,16 +135,30 @@ pub async fn sign_in(
         ),
         profile,
     )?;
+    // A live session of this user in the request (a page signing in on every load) goes on:
+    // no new row per page view.
     b.exec(
         "INSERT INTO sessions (token_hash, user_id, created_at, expires_at)
-         SELECT ?1, id, ?2, ?3 FROM users WHERE sso_subject = ?4 AND is_active = 1",
-        args![session.token_hash, session.now, session.expires, p.sub],
+         SELECT ?1, id, ?2, ?3 FROM users
+         WHERE sso_subject = ?4 AND is_active = 1
+           AND NOT EXISTS (SELECT 1 FROM sessions s WHERE s.token_hash = ?5
+                             AND s.user_id = users.id AND s.expires_at > ?6)",
+        args![
+            session.token_hash,
+            session.now,
+            session.expires,
+            p.sub,
+            current,
+            ends_after
+        ],
     )?;
     throttle::prune(&mut b, prune_before, session.now)?;
     let user = b.query(
-        "SELECT id, username, email, first_name, last_name, avatar_url, is_active
+        "SELECT id, username, email, first_name, last_name, avatar_url, is_active,
+           (SELECT s.expires_at FROM sessions s WHERE s.token_hash = ?2 AND s.user_id = users.id
+              AND s.expires_at > ?3) AS kept_until
          FROM users WHERE sso_subject = ?1",
-        args![p.sub],
+        args![p.sub, current, ends_after],
     )?;
     b.run().await?.first(user)
 }
