@@ -175,6 +175,17 @@ fn endpoints(poll_cursor: &str) -> Vec<Endpoint> {
     ]
 }
 
+/// The user-stream poll of the REST phases.
+const POLL_PATH: &str = "/messages/api/events/";
+
+/// The reader's newest stream cursor.
+async fn poll_cursor(app: &App) -> String {
+    app.get(POLL_PATH, &seed::token(seed::READER)).await.body["cursor"]
+        .as_str()
+        .expect("a stream cursor")
+        .to_string()
+}
+
 /// Checks that the seeded pages are full before measuring them.
 async fn check_pages(app: &App) {
     let token = seed::token(seed::READER);
@@ -239,23 +250,21 @@ async fn main() {
         .build()
         .expect("http client");
     check_pages(&app).await;
-    let cursor = app
-        .get("/messages/api/events/", &seed::token(seed::READER))
-        .await
-        .body["cursor"]
-        .as_str()
-        .expect("a stream cursor")
-        .to_string();
-
-    let eps = endpoints(&cursor);
+    let cursor = poll_cursor(&app).await;
+    let mut eps = endpoints(&cursor);
     let mut results: Vec<Measured> = eps.iter().map(|_| Measured::default()).collect();
     for ep in &eps {
         rest::warm_up(&app.http, &app.base, worker.port, ep).await;
     }
     let phase = Duration::from_secs_f64(cfg.seconds);
     for round in 1..=cfg.rounds {
-        for (ep, total) in eps.iter().zip(results.iter_mut()) {
+        for (ep, total) in eps.iter_mut().zip(results.iter_mut()) {
             eprintln!("bench: round {round}: {} ...", ep.label);
+            if ep.path.starts_with(POLL_PATH) {
+                // A client polling every few seconds: its cursor is the newest (the sends of
+                // the previous round would make an old one stale, and then 410).
+                ep.path = format!("{POLL_PATH}?after={}", poll_cursor(&app).await);
+            }
             let m = rest::run(
                 &app.http,
                 &app.base,
