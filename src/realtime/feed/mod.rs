@@ -9,8 +9,9 @@
 
 mod presence;
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::collections::BTreeMap;
+use std::rc::Rc;
 
 use serde_json::{json, Value};
 use worker::{Env, Response, Result, State, WebSocket, WebSocketPair};
@@ -40,13 +41,25 @@ struct Sock {
     /// Reading from D1: pushes wait in `buffer`.
     catching: bool,
     buffer: Vec<Push>,
+    /// Its attachment lags its cursor (written by the next flush).
+    dirty: bool,
 }
+
+/// The open sockets by key; `None` until read from the runtime (again after hibernation).
+type Socks = Rc<RefCell<Option<BTreeMap<u32, Sock>>>>;
+
+/// How long a delivered event's cursor may wait before it is written to its socket's
+/// attachment. Writing it for every delivery cost more than the delivery; it only matters when
+/// the hub hibernates, which it does only after seconds without events, and a pending flush
+/// keeps it awake until then.
+const FLUSH_MS: u64 = 250;
 
 pub struct LiveFeed {
     state: State,
     env: Env,
-    /// `None` until read from the runtime's sockets (again after hibernation).
-    socks: RefCell<Option<BTreeMap<u32, Sock>>>,
+    socks: Socks,
+    /// Whether a flush of dirty attachments is scheduled.
+    flushing: Rc<Cell<bool>>,
     /// Per user, until when their presence row is known to last (absent: write it).
     present_until: RefCell<BTreeMap<i64, i64>>,
 }
@@ -56,7 +69,8 @@ impl LiveFeed {
         LiveFeed {
             state,
             env,
-            socks: RefCell::new(None),
+            socks: Rc::new(RefCell::new(None)),
+            flushing: Rc::new(Cell::new(false)),
             present_until: RefCell::new(BTreeMap::new()),
         }
     }
@@ -88,6 +102,7 @@ impl LiveFeed {
                         cursor,
                         catching: false,
                         buffer: Vec::new(),
+                        dirty: false,
                     },
                 ))
             })
@@ -159,6 +174,7 @@ impl LiveFeed {
             cursor,
             catching: true,
             buffer: Vec::new(),
+            dirty: false,
         };
         if let Some(socks) = self.socks.borrow_mut().as_mut() {
             socks.insert(key, sock);
@@ -283,10 +299,11 @@ impl LiveFeed {
                         }
                     }
                     s.info.cursor = s.cursor.to_string();
-                    let _ = s.ws.serialize_attachment(&s.info);
+                    s.dirty = true;
                     s.catching
                 })
                 .unwrap_or(false);
+            self.flush_soon();
             if self.with(key, |s| s.info.expires_at <= now) == Some(true) {
                 self.close(key, "Session ended.");
                 return;
@@ -295,6 +312,24 @@ impl LiveFeed {
                 self.read_log(key).await;
             }
         }
+    }
+
+    /// Writes the attachments of sockets whose cursor moved, once `FLUSH_MS` passed.
+    fn flush_soon(&self) {
+        if self.flushing.replace(true) {
+            return;
+        }
+        let (socks, flushing) = (self.socks.clone(), self.flushing.clone());
+        wasm_bindgen_futures::spawn_local(async move {
+            worker::Delay::from(std::time::Duration::from_millis(FLUSH_MS)).await;
+            flushing.set(false);
+            if let Some(socks) = socks.borrow_mut().as_mut() {
+                for s in socks.values_mut().filter(|s| s.dirty) {
+                    s.dirty = false;
+                    let _ = s.ws.serialize_attachment(&s.info);
+                }
+            }
+        });
     }
 
     /// Reads from D1 what the socket has not had, then places what was pushed meanwhile.
