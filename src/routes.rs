@@ -54,6 +54,7 @@ pub const ROUTES: &[Route] = &[
     Route { path: "/messages/api/auth/logout-all/", methods: &[("POST", h!(|cx, p| accounts::logout_all(cx)))] },
     Route { path: "/messages/api/auth/me/", methods: &[("GET", h!(|cx, p| accounts::me(cx)))] },
     Route { path: "/messages/api/users/search/", methods: &[("GET", h!(|cx, p| users::search(cx)))] },
+    Route { path: "/messages/api/users/{user_id}/", methods: &[("GET", h!(|cx, p| users::detail(cx, p[0])))] },
     Route { path: "/messages/api/chats/", methods: &[("GET", h!(|cx, p| chats::list(cx))), ("POST", h!(|cx, p| chats::create(cx)))] },
     Route { path: "/messages/api/chats/{chat_id}/", methods: &[
         ("GET", h!(|cx, p| chats::detail(cx, p[0]))),
@@ -111,7 +112,8 @@ pub async fn route(cx: &Cx) -> ApiResult<Response> {
             }),
         };
     }
-    // Pages (`/messages/`, `/signup/`, `/logout/`), HTML for browsers and not in the API
+    // Pages (`/messages/`, the demo site `/messages/demo/…`, `/signup/`, `/logout/`), HTML
+    // for browsers and not in the API
     // schema; anything else is 404.
     pages::route(cx, path).await
 }
