@@ -14,7 +14,10 @@ import {
   type Message,
   type MessagePage,
   type Reaction,
+  type Room,
+  type RoomPage,
   type UiConfig,
+  type User,
   type UserWithEmail,
 } from './types.ts';
 
@@ -59,8 +62,12 @@ export function createRest(options: RestOptions = {}) {
     return data as D;
   }
 
-  /** Paths the generated types do not have yet (SPEC §9 events, the UI config). */
+  /** Paths the generated types do not have yet (SPEC §9 events, §10 rooms, the UI config). */
   async function raw<T>(path: string, init: RequestInit = {}): Promise<T> {
+    return (await rawWithStatus<T>(path, init)).body;
+  }
+
+  async function rawWithStatus<T>(path: string, init: RequestInit = {}): Promise<{ body: T; status: number }> {
     let response: Response;
     try {
       response = await doFetch(baseUrl + path, {
@@ -80,7 +87,7 @@ export function createRest(options: RestOptions = {}) {
       body = null;
     }
     if (!response.ok) throw ApiError.fromBody(response.status, body, retryAfterOf(response));
-    return body as T;
+    return { body: body as T, status: response.status };
   }
 
   const chat = (chat_id: Id) => ({ params: { path: { chat_id } } });
@@ -115,6 +122,51 @@ export function createRest(options: RestOptions = {}) {
         if (e instanceof ApiError && (e.status === 404 || e.status === 403)) return false;
         throw e;
       }
+    },
+
+    /** One active user by id (the DM widget names the person it talks to); 404 if none. */
+    user: (id: Id): Promise<User> => ok(api.GET('/messages/api/users/{user_id}/', { params: { path: { user_id: id } } })),
+
+    /**
+     * The DM with `other`, if there is one, without creating it: the chat list searched for
+     * their username (it matches members' names), at most `maxPages` pages. Null when none
+     * was found (a send then creates it: `createChat` answers the existing DM if there is one).
+     */
+    async findDm(other: User, maxPages = 5): Promise<Chat | null> {
+      for (let page = 1; page <= maxPages; page++) {
+        let got: ChatPage;
+        try {
+          got = await ok(api.GET('/messages/api/chats/', { params: { query: { page, search: other.username } } }));
+        } catch (e) {
+          if (e instanceof ApiError && e.status === 404) return null; // past the last page
+          throw e;
+        }
+        const dm = (got.results as Chat[]).find((c) => c.chat_type === 'dm' && c.members.some((u) => u.id === other.id));
+        if (dm) return dm;
+        if (!got.next) return null;
+      }
+      return null;
+    },
+
+    // Public rooms (SPEC §10).
+    /** Get-or-create by `key` (the creator joins as admin): `created` false when it existed. */
+    async createRoom(body: { key?: string; title: string }): Promise<{ room: Room; created: boolean }> {
+      const r = await rawWithStatus<Room>('/messages/api/rooms/', { method: 'POST', body: JSON.stringify(body), headers: { 'Content-Type': 'application/json' } });
+      return { room: r.body, created: r.status === 201 };
+    },
+    listRooms: (query: { search?: string; page?: number } = {}): Promise<RoomPage> => {
+      const q = new URLSearchParams();
+      if (query.search) q.set('search', query.search);
+      if (query.page && query.page > 1) q.set('page', String(query.page));
+      const qs = q.toString();
+      return raw<RoomPage>(`/messages/api/rooms/${qs ? `?${qs}` : ''}`);
+    },
+    getRoom: (id: Id): Promise<Room> => raw<Room>(`/messages/api/rooms/${id}/`),
+    /** The room with this key; ApiError 404 when nobody has made it yet. */
+    roomByKey: (key: string): Promise<Room> => raw<Room>(`/messages/api/rooms/by-key/${encodeURIComponent(key)}/`),
+    joinRoom: (id: Id): Promise<Room> => raw<Room>(`/messages/api/rooms/${id}/join/`, { method: 'POST' }),
+    leaveRoom: async (id: Id): Promise<void> => {
+      await raw<unknown>(`/messages/api/rooms/${id}/leave/`, { method: 'POST' });
     },
 
     searchUsers: async (q: string): Promise<UserWithEmail[]> =>
