@@ -150,7 +150,7 @@ describe('DmWidget', () => {
     await w.start();
     assert.equal(w.state.phase, 'ready');
     assert.equal(w.state.other?.username, 'bob');
-    assert.equal(w.state.chat, null);
+    assert.equal(w.state.chat, null as Chat | null);
     await w.open();
     await settle();
     assert.equal(sockets.sockets.length, 0, 'no chat: no socket yet');
@@ -243,7 +243,7 @@ describe('RoomWidget', () => {
     const w = new RoomWidget(context(api, sockets), 'video:1', 'Launch video');
     await w.start();
     assert.equal(w.state.phase, 'ready');
-    assert.equal(w.state.room, null);
+    assert.equal(w.state.room, null as Room | null);
     assert.equal(w.state.count, 0);
     assert.equal(w.state.isMember, false);
     assert.ok(!api.calls.some((c) => c.startsWith('createRoom') || c.startsWith('joinRoom')));
