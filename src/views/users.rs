@@ -1,7 +1,5 @@
 //! `UserSummary`, the user JSON every other shape embeds, and default avatars.
 
-use base64::engine::general_purpose::STANDARD;
-use base64::Engine;
 use serde::Serialize;
 
 use crate::storage::users::UserRow;
@@ -76,12 +74,24 @@ pub fn avatar_url(id: i64, name: &str) -> String {
     let colour = PALETTE[id.rem_euclid(PALETTE.len() as i64) as usize];
     let text = xml_escape(&initials(name));
     let svg = format!(
-        "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"64\" height=\"64\" viewBox=\"0 0 64 64\">\
-         <rect width=\"64\" height=\"64\" rx=\"32\" fill=\"{colour}\"/>\
-         <text x=\"50%\" y=\"50%\" dy=\".35em\" text-anchor=\"middle\" fill=\"#fff\" \
-         font-family=\"sans-serif\" font-size=\"26\">{text}</text></svg>"
+        "<svg xmlns='http://www.w3.org/2000/svg' viewBox='0 0 64 64'>\
+         <circle cx='32' cy='32' r='32' fill='{colour}'/>\
+         <text x='32' y='41' text-anchor='middle' fill='#fff' font-family='sans-serif' \
+         font-size='26'>{text}</text></svg>"
     );
-    format!("data:image/svg+xml;base64,{}", STANDARD.encode(svg))
+    // Percent-encoded rather than base64: a third shorter, and it rides in every message
+    // event (each receiver's frame, each deflate).
+    let mut url = String::from("data:image/svg+xml,");
+    for b in svg.bytes() {
+        match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'\'' | b'=' | b'/' | b':' | b'.' | b'-' => {
+                url.push(b as char)
+            }
+            b' ' => url.push_str("%20"),
+            _ => url.push_str(&format!("%{b:02X}")),
+        }
+    }
+    url
 }
 
 fn xml_escape(s: &str) -> String {
@@ -122,14 +132,42 @@ mod tests {
     #[test]
     fn avatars_are_svg_data_urls_with_escaped_text() {
         let url = avatar_url(3, "<b> &");
-        let svg = String::from_utf8(
-            STANDARD
-                .decode(url.trim_start_matches("data:image/svg+xml;base64,"))
-                .unwrap(),
-        )
-        .unwrap();
+        let encoded = url.strip_prefix("data:image/svg+xml,").unwrap();
+        assert!(
+            encoded
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"'=/:.-%".contains(&b)),
+            "only URL-safe bytes: {encoded}"
+        );
+        let svg = percent_decode(encoded);
         assert!(svg.contains("&lt;&amp;"), "escaped: {svg}");
         assert!(svg.contains(PALETTE[3]));
+        assert!(svg.starts_with("<svg ") && svg.ends_with("</svg>"));
+        let accented = percent_decode(
+            avatar_url(1, "Émile Zola")
+                .strip_prefix("data:image/svg+xml,")
+                .unwrap(),
+        );
+        assert!(
+            accented.contains(">ÉZ<"),
+            "UTF-8 initials survive: {accented}"
+        );
+    }
+
+    fn percent_decode(s: &str) -> String {
+        let b = s.as_bytes();
+        let mut out = Vec::new();
+        let mut i = 0;
+        while i < b.len() {
+            if b[i] == b'%' {
+                out.push(u8::from_str_radix(&s[i + 1..i + 3], 16).unwrap());
+                i += 3;
+            } else {
+                out.push(b[i]);
+                i += 1;
+            }
+        }
+        String::from_utf8(out).unwrap()
     }
 
     #[test]
