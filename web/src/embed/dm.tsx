@@ -93,8 +93,9 @@ function DmWindow({ store, name }: { store: DmWidget; name: string }) {
       <Notices messenger={m} />
       {ms.phase === 'ready' && ms.me ? (
         <div class="em-conversation">
+          {/* One conversation from the first keystroke: creating the DM must not remount it
+              (a draft typed meanwhile would be lost). */}
           <Conversation
-            key={chat?.id ?? 'new'}
             messenger={m}
             state={ms}
             chat={chat}

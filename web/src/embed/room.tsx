@@ -20,6 +20,7 @@ export function RoomWidgetView({ store }: { store: RoomWidget }) {
   const s = useStore(store);
   const title = s.room?.title || s.title;
 
+  if (s.phase === 'hidden') return null;
   if (s.phase === 'signed_out') {
     return (
       <>
