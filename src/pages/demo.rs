@@ -112,7 +112,7 @@ async fn index(cx: &Cx) -> ApiResult<Response> {
                     ""
                 };
                 li.push_str(&format!(
-                    r#"<li class="person-card"><a href="/messages/demo/people/{id}/"><img src="{avatar}" alt="" width="40" height="40"><span><strong>{name}</strong>{you}<small>@{username}</small></span></a></li>"#,
+                    r#"<li class="person-card"><a href="/messages/demo/people/{id}/"><img src="{avatar}" alt="" width="40" height="40"><span><strong>{name}{you}</strong><small>@{username}</small></span></a></li>"#,
                     id = s.id,
                     avatar = esc(&s.avatar_url),
                     name = esc(&s.display_name),

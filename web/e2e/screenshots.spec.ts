@@ -76,3 +76,67 @@ test('screenshots of the main states', async ({ browser, server }, info) => {
   await login.screenshot({ path: join(dir, 'login-dark.png') });
   await anon.close();
 });
+
+test('screenshots of the widgets on the demo pages', async ({ browser, server }, info) => {
+  test.setTimeout(120_000);
+  const dir = process.env.E2E_SCREENSHOTS ? join(ROOT, 'docs', 'screenshots') : info.outputPath();
+  const ann = await person(browser, server, 'Ann', { last: 'Archer', noOpen: true });
+  const bob = await person(browser, server, 'Bob', { last: 'Baker', noOpen: true });
+  const dm = await (await ann.context.request.post('/messages/api/chats/', { data: { chat_type: 'dm', member_ids: [bob.id] } })).json();
+  const lines: Array<[Person, string]> = [
+    [ann, 'Hi Bob! I saw your talk on edge databases, great stuff.'],
+    [bob, 'Thanks Ann! Glad you liked it.'],
+    [ann, 'Would you share the slides?'],
+    [bob, 'Sure — here they are: https://example.com/slides'],
+  ];
+  const ids: number[] = [];
+  for (const [who, text] of lines) ids.push(await sendApi(who, dm.id, text));
+  await ann.context.request.post(`/messages/api/messages/${ids[3]}/reactions/`, { data: { emoji: '🙏' } });
+  await bob.context.request.post(`/messages/api/chats/${dm.id}/mark-as-read/`, { data: {} });
+
+  const ctx = await browser.newContext({ baseURL: server.base, viewport: { width: 1180, height: 720 }, colorScheme: 'light', locale: 'en-GB' });
+  await ctx.addCookies(await ann.context.cookies());
+  const page = await ctx.newPage();
+  await page.goto(`/messages/demo/people/${bob.id}/`);
+  await page.locator('#chat-toggle-btn').click();
+  await expect(page.locator('#widget-message-list [data-message-id]')).toHaveCount(4);
+  await page.locator('#widget-message-input').fill('Thank you!');
+  await page.screenshot({ path: join(dir, 'widget-dm.png') });
+  await ctx.close();
+});
+
+test('screenshots of the room widget', async ({ browser, server }, info) => {
+  test.setTimeout(120_000);
+  const dir = process.env.E2E_SCREENSHOTS ? join(ROOT, 'docs', 'screenshots') : info.outputPath();
+  const ann = await person(browser, server, 'Ann', { last: 'Archer', noOpen: true });
+  const bob = await person(browser, server, 'Bob', { last: 'Baker', noOpen: true });
+  const cy = await person(browser, server, 'Cy', { last: 'Cole', noOpen: true });
+  const key = `launch-video-${Date.now().toString(36)}`;
+  const made = await ann.context.request.post('/messages/api/rooms/', { data: { key, title: 'Launch video: Edge Messaging in 90 seconds' } });
+  expect(made.status(), await made.text()).toBe(201);
+  const room = await made.json();
+  await bob.context.request.post(`/messages/api/rooms/${room.id}/join/`);
+  const lines: Array<[Person, string]> = [
+    [ann, 'Premiere in five minutes 🎬'],
+    [bob, 'Ready! The part about the widgets is my favourite.'],
+    [ann, 'Drop your questions here, we answer them live.'],
+  ];
+  const ids: number[] = [];
+  for (const [who, text] of lines) ids.push(await sendApi(who, room.id, text));
+  await bob.context.request.post(`/messages/api/messages/${ids[0]}/reactions/`, { data: { emoji: '🎉' } });
+
+  for (const [who, name] of [
+    [ann, 'widget-room'],
+    [cy, 'widget-room-visitor'],
+  ] as const) {
+    const ctx = await browser.newContext({ baseURL: server.base, viewport: { width: 1180, height: 720 }, colorScheme: 'light', locale: 'en-GB' });
+    await ctx.addCookies(await who.context.cookies());
+    const page = await ctx.newPage();
+    await page.goto(`/messages/demo/rooms/${key}/`);
+    await expect(page.locator('.room-widget .member-count')).toHaveText('2 members');
+    if (who === ann) await expect(page.locator('.room-message-list [data-message-id]')).toHaveCount(3);
+    else await expect(page.locator('.room-widget')).toContainText('Join the room to see messages');
+    await page.screenshot({ path: join(dir, `${name}.png`) });
+    await ctx.close();
+  }
+});
