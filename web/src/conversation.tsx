@@ -44,6 +44,8 @@ interface Props {
   chat: Chat | null;
   /** What the log and the composer call the conversation. */
   title: string;
+  /** The composer's placeholder (default: "Message <title>"). */
+  placeholder?: string;
   hooks: ConversationHooks;
   /** Focus the composer when shown (not on touch screens: the keyboard would jump up). */
   autoFocus: boolean;
@@ -58,7 +60,7 @@ const NEAR_TOP_PX = 200;
 
 const cls = (...parts: Array<string | false | undefined>) => parts.filter(Boolean).join(' ');
 
-export function Conversation({ messenger, state, chat, title, hooks, autoFocus, onSend, onEscape }: Props) {
+export function Conversation({ messenger, state, chat, title, placeholder: hint, hooks, autoFocus, onSend, onEscape }: Props) {
   const me = state.me!;
   const chatId = chat?.id ?? null;
   const held = chatId === null ? undefined : state.messages[chatId];
@@ -202,7 +204,7 @@ export function Conversation({ messenger, state, chat, title, hooks, autoFocus, 
   const max = state.config.max_message_length;
   const length = [...draft].length;
   const empty = draft.trim() === '';
-  const placeholder = `Message ${title}`;
+  const placeholder = hint ?? `Message ${title}`;
   const showNames = chat?.chat_type !== 'dm';
 
   let prev: Message | undefined;

@@ -153,7 +153,7 @@ function MemberView({ store, title }: { store: RoomWidget; title: string }) {
     <>
       <Notices messenger={m} />
       <div class="em-conversation">
-        <Conversation key={chat.id} messenger={m} state={ms} chat={chat} title={title} hooks={HOOKS} autoFocus={false} />
+        <Conversation key={chat.id} messenger={m} state={ms} chat={chat} title={title} placeholder="Message the room" hooks={HOOKS} autoFocus={false} />
       </div>
     </>
   );
