@@ -6,7 +6,7 @@
 import { useEffect, useRef } from 'preact/hooks';
 import { typingText, typingUsers, type DmWidget } from '../../../client/src/index.ts';
 import { Conversation, type ConversationHooks } from '../conversation.tsx';
-import { ChatIcon, CloseIcon } from '../icons.tsx';
+import { ChatIcon, CloseIcon, ExpandIcon } from '../icons.tsx';
 import { ConnectionNote, Notices, signInHref, useStore } from './common.tsx';
 
 const HOOKS: ConversationHooks = {
@@ -86,6 +86,11 @@ function DmWindow({ store, name }: { store: DmWidget; name: string }) {
             <ConnectionNote messenger={m} fallback={`@${other.username}`} />
           )}
         </div>
+        {chat && (
+          <a class="icon-btn em-open-full" href={`/messages/?chat=${chat.id}`} title="Open in Messages" aria-label="Open in Messages">
+            <ExpandIcon />
+          </a>
+        )}
         <button type="button" id="widget-close-btn" class="icon-btn" aria-label="Close chat" title="Close" onClick={() => store.close()}>
           <CloseIcon />
         </button>

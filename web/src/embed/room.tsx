@@ -7,7 +7,7 @@ import type { ComponentChildren, JSX } from 'preact';
 import { typingText, typingUsers, type RoomWidget } from '../../../client/src/index.ts';
 import { Conversation, type ConversationHooks } from '../conversation.tsx';
 import { memberCount } from '../format.ts';
-import { HashIcon, LeaveIcon, LockIcon } from '../icons.tsx';
+import { ExpandIcon, HashIcon, LeaveIcon, LockIcon } from '../icons.tsx';
 import { Notices, signInHref, useStore } from './common.tsx';
 
 const HOOKS: ConversationHooks = {
@@ -61,9 +61,16 @@ export function RoomWidgetView({ store }: { store: RoomWidget }) {
   }
 
   const action = s.isMember ? (
-    <button type="button" class="btn btn-ghost btn-small leave-room-btn-header" disabled={s.busy} title="Leave the room" onClick={() => void store.leave()}>
-      <LeaveIcon /> <span>Leave</span>
-    </button>
+    <>
+      {s.room && (
+        <a class="icon-btn em-open-full" href={`/messages/?chat=${s.room.id}`} title="Open in Messages" aria-label="Open in Messages">
+          <ExpandIcon />
+        </a>
+      )}
+      <button type="button" class="btn btn-ghost btn-small leave-room-btn-header" disabled={s.busy} title="Leave the room" onClick={() => void store.leave()}>
+        <LeaveIcon /> <span>Leave</span>
+      </button>
+    </>
   ) : (
     <button type="button" class="btn btn-primary btn-small join-room-btn" disabled={s.busy} onClick={() => void store.join()}>
       Join room
