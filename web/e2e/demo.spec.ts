@@ -40,6 +40,18 @@ test('the demo site: people for members only, person and room pages, no inline s
   expect(cssResp.headers()['cache-control']).toContain('max-age=31536000');
   expect(violations).toEqual([]);
 
+  // A page that adds a widget later mounts it with EdgeMessaging.mount().
+  await a.evaluate(() => {
+    const el = document.createElement('div');
+    el.dataset.messagingRoom = 'added-later';
+    el.dataset.title = 'Added later';
+    document.querySelector('main')!.appendChild(el);
+    (window as unknown as { EdgeMessaging: { mount(): void } }).EdgeMessaging.mount();
+  });
+  await expect(a.locator('[data-messaging-room="added-later"] .room-widget')).toHaveAttribute('data-state', 'ready');
+  await expect(a.locator('[data-messaging-room="added-later"] .room-title')).toHaveText('Added later');
+  await expect(a.locator('.em-dm')).toHaveCount(1);
+
   // Not found: an unknown person, a key that is not plain.
   expect((await ann.context.request.get('/messages/demo/people/99999999/')).status()).toBe(404);
   expect((await ann.context.request.get('/messages/demo/rooms/a%20b/')).status()).toBe(404);
