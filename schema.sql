@@ -13,7 +13,7 @@ CREATE TABLE IF NOT EXISTS schema_meta (
     id      INTEGER PRIMARY KEY CHECK (id = 1),  -- a single row
     version INTEGER NOT NULL
 );
-INSERT OR IGNORE INTO schema_meta (id, version) VALUES (1, 3);
+INSERT OR IGNORE INTO schema_meta (id, version) VALUES (1, 5);
 
 -- People. Compatible with Django's auth_user so a Django site's users can be imported.
 CREATE TABLE IF NOT EXISTS users (
@@ -123,7 +123,10 @@ CREATE TABLE IF NOT EXISTS chats (
     member_gen  INTEGER NOT NULL DEFAULT 0,
     -- Messages in the chat (tombstones included): a page's `count`, and the bound of
     -- `page=N`, without counting the chat. Kept by the trigger `messages_after_insert`.
-    message_count INTEGER NOT NULL DEFAULT 0
+    message_count INTEGER NOT NULL DEFAULT 0,
+    -- The newest `gid` the retention trigger pruned from this chat's log: a user-stream cursor
+    -- below it (for a member) can no longer be served exactly (410 / resync_required).
+    pruned_gid  INTEGER NOT NULL DEFAULT 0
 );
 CREATE INDEX IF NOT EXISTS chats_by_activity ON chats (last_activity_at DESC, id DESC);
 
@@ -133,6 +136,9 @@ CREATE TABLE IF NOT EXISTS id_floors (
     value INTEGER NOT NULL
 );
 INSERT OR IGNORE INTO id_floors (name, value) VALUES ('chats', 0);
+-- The newest chat event gid pruned anywhere: a stream cursor at or above it cannot be stale,
+-- so polls skip the per-chat check.
+INSERT OR IGNORE INTO id_floors (name, value) VALUES ('events_pruned', 0);
 CREATE TRIGGER IF NOT EXISTS chats_id_floor AFTER DELETE ON chats
 BEGIN
     UPDATE id_floors SET value = MAX(value, OLD.id) WHERE name = 'chats';
@@ -148,6 +154,10 @@ CREATE TABLE IF NOT EXISTS chat_members (
     -- Read receipt pointer (SPEC §5): id of the last message this member has read; only moves
     -- forward (every update is `WHERE last_read_message_id < new`).
     last_read_message_id INTEGER NOT NULL DEFAULT 0,
+    -- Where the member's user stream starts in this chat: the gid of the event that added them
+    -- (`chat_created` or `members_added`). A new row starts at -1 ("pending") and the trigger
+    -- `chat_events_members_added` sets it when that event is written in the same batch.
+    since_gid INTEGER NOT NULL DEFAULT -1,
     PRIMARY KEY (chat_id, user_id)
 );
 -- "My chats" (the chat list) and "is X a member" both start from the user.
@@ -195,7 +205,13 @@ CREATE TABLE IF NOT EXISTS reactions (
 
 -- The chat's durable event log (SPEC §6): what `?since=<seq>` replays. Rows hold references,
 -- not rendered JSON: a replayed event shows the current state of its message or chat.
+--
+-- `gid` orders every chat's events in one sequence (AUTOINCREMENT: never reused, assigned in
+-- commit order since D1 runs one transaction at a time): the user stream's cursors are gids
+-- (docs/realtime.md, "The user stream"). Seq 0 is a chat's `chat_created` (not replayed on
+-- chat sockets, whose seqs start at 1): it gives the creation a gid.
 CREATE TABLE IF NOT EXISTS chat_events (
+    gid        INTEGER PRIMARY KEY AUTOINCREMENT,
     chat_id    INTEGER NOT NULL REFERENCES chats(id) ON DELETE CASCADE,
     seq        INTEGER NOT NULL,
     type       TEXT NOT NULL,   -- new_message, message_updated, read_receipt, members_added, ...
@@ -204,15 +220,62 @@ CREATE TABLE IF NOT EXISTS chat_events (
                                 -- (read_receipt keeps the new read pointer in message_id)
     data       TEXT,            -- JSON known when the event was written (e.g. added user ids)
     created_at TEXT NOT NULL,
-    PRIMARY KEY (chat_id, seq)
+    UNIQUE (chat_id, seq)
 );
+-- A poll probes each of the caller's chats for events after its cursor.
+CREATE INDEX IF NOT EXISTS chat_events_by_chat_gid ON chat_events (chat_id, gid);
 -- At least the newest 1000 events per chat are kept (between 1000 and 1063: pruned every 64th
--- event, so most writes delete nothing).
+-- event, so most writes delete nothing); what was pruned is recorded for stale cursors.
 CREATE TRIGGER IF NOT EXISTS chat_events_retention AFTER INSERT ON chat_events
 WHEN NEW.seq % 64 = 0
 BEGIN
+    UPDATE chats SET pruned_gid = MAX(pruned_gid, COALESCE((SELECT MAX(gid) FROM chat_events
+        WHERE chat_id = NEW.chat_id AND seq <= NEW.seq - 1000), 0))
+    WHERE id = NEW.chat_id;
+    UPDATE id_floors SET value = MAX(value, (SELECT pruned_gid FROM chats WHERE id = NEW.chat_id))
+    WHERE name = 'events_pruned';
     DELETE FROM chat_events WHERE chat_id = NEW.chat_id AND seq <= NEW.seq - 1000;
 END;
+
+-- Each user's own membership changes, for their stream: `chat_added` (created, added, joined)
+-- and `chat_removed` (removed, left, chat deleted), at the gid of the chat event that made
+-- them. Written by the triggers below, one row per affected user; a chat's deletion removes
+-- its events but not these rows.
+CREATE TABLE IF NOT EXISTS user_events (
+    user_id INTEGER NOT NULL,
+    gid     INTEGER NOT NULL,
+    type    TEXT NOT NULL CHECK (type IN ('chat_added', 'chat_removed')),
+    chat_id INTEGER NOT NULL,
+    PRIMARY KEY (user_id, gid)
+) WITHOUT ROWID;
+CREATE TRIGGER IF NOT EXISTS chat_events_members_added AFTER INSERT ON chat_events
+WHEN NEW.type IN ('chat_created', 'members_added')
+BEGIN
+    UPDATE chat_members SET since_gid = NEW.gid WHERE chat_id = NEW.chat_id AND since_gid < 0;
+    INSERT OR IGNORE INTO user_events (user_id, gid, type, chat_id)
+    SELECT user_id, NEW.gid, 'chat_added', NEW.chat_id FROM chat_members
+    WHERE chat_id = NEW.chat_id AND since_gid = NEW.gid;
+END;
+CREATE TRIGGER IF NOT EXISTS chat_events_member_removed AFTER INSERT ON chat_events
+WHEN NEW.type = 'member_removed'
+BEGIN
+    INSERT OR IGNORE INTO user_events (user_id, gid, type, chat_id)
+    VALUES (NEW.user_id, NEW.gid, 'chat_removed', NEW.chat_id);
+END;
+CREATE TRIGGER IF NOT EXISTS chat_events_chat_deleted AFTER INSERT ON chat_events
+WHEN NEW.type = 'chat_deleted'
+BEGIN
+    INSERT OR IGNORE INTO user_events (user_id, gid, type, chat_id)
+    SELECT user_id, NEW.gid, 'chat_removed', NEW.chat_id FROM chat_members
+    WHERE chat_id = NEW.chat_id;
+END;
+-- Users with a user stream open (`GET /messages/api/ws/`), kept by their UserStream Durable
+-- Object: a chat's write batch reads which of its members are here, and only their streams
+-- are handed the events. A row outlives a crashed object by at most its expiry.
+CREATE TABLE IF NOT EXISTS stream_presence (
+    user_id    INTEGER PRIMARY KEY,
+    expires_at TEXT NOT NULL
+);
 
 -- The migrations this schema already contains, in wrangler's own table, so that
 -- `wrangler d1 migrations apply` on a database made from this file applies only later ones.
@@ -223,4 +286,5 @@ CREATE TABLE IF NOT EXISTS d1_migrations (
 );
 INSERT OR IGNORE INTO d1_migrations (name) VALUES
     ('0002_emoji_fully_qualified.sql'),
-    ('0003_security.sql');
+    ('0003_security.sql'),
+    ('0005_user_stream.sql');

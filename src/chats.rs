@@ -122,6 +122,10 @@ pub async fn create(cx: &Cx) -> ApiResult<Response> {
         ));
     }
     let chat = first(&created.page, me.user.id)?;
+    if let Some((_, online)) = &created.streams {
+        // Members with a user stream open read their `chat_added` now.
+        realtime::catch_up_streams(cx, online).await;
+    }
     http::json(if created.created { 201 } else { 200 }, &chat)
 }
 

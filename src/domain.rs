@@ -68,6 +68,9 @@ named_enum! {
         MemberRemoved = "member_removed",
         ChatUpdated = "chat_updated",
         ChatDeleted = "chat_deleted",
+        /// A chat's creation, at seq 0: gives it a gid, from which its first members' user
+        /// streams start (never sent on chat sockets, whose seqs start at 1).
+        ChatCreated = "chat_created",
     }
 }
 

@@ -30,6 +30,8 @@ pub enum ApiError {
     /// 426: a WebSocket route called without `Upgrade: websocket`. (No `Upgrade` response
     /// header: workerd drops it from every response but a 101, as `make fuzz` found.)
     UpgradeRequired,
+    /// 410: a user-stream cursor older than what is kept; the client reloads and starts over.
+    ResyncRequired,
     TooManyRequests {
         retry_after_secs: u64,
     },
@@ -57,6 +59,7 @@ impl ApiError {
             ApiError::PayloadTooLarge => 413,
             ApiError::UnsupportedMediaType => 415,
             ApiError::UpgradeRequired => 426,
+            ApiError::ResyncRequired => 410,
             ApiError::TooManyRequests { .. } => 429,
             ApiError::Internal(_) => 500,
         }
@@ -78,6 +81,11 @@ impl ApiError {
                 detail("Unsupported media type: send application/json.")
             }
             ApiError::UpgradeRequired => detail("This endpoint expects a WebSocket upgrade."),
+            ApiError::ResyncRequired => json!({
+                "detail": "Events after this cursor are no longer kept: reload, then poll \
+                           again without `after`.",
+                "type": "resync_required"
+            }),
             ApiError::TooManyRequests { retry_after_secs } => json!({
                 "detail": format!(
                     "Request was throttled. Expected available in {retry_after_secs} seconds."

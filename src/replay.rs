@@ -9,12 +9,13 @@
 
 use std::collections::HashMap;
 
-use serde_json::Value;
+use serde_json::{json, Value};
 
 use crate::domain::EventKind;
 use crate::error::ApiResult;
 use crate::storage::chats::{load_page, Page};
 use crate::storage::events::EventRow;
+use crate::storage::stream::StreamData;
 use crate::storage::{members, messages, Db};
 use crate::views::{Chat, ChatOrId, Event, EventBody, Message, MessageOrId};
 
@@ -46,7 +47,9 @@ pub async fn render(db: &Db, chat_id: i64, rows: Vec<EventRow>) -> ApiResult<Vec
     if let Some(renamer) = renamer {
         if let Some(viewer) = members::perspective(db, chat_id, renamer.user_id).await? {
             let data = load_page(db, &Page::one(viewer, chat_id)).await?;
-            found.chat = Chat::first(&data, viewer);
+            if let Some(chat) = Chat::first(&data, viewer) {
+                found.chats.insert(chat_id, chat);
+            }
         }
     }
     Ok(rows
@@ -59,7 +62,62 @@ pub async fn render(db: &Db, chat_id: i64, rows: Vec<EventRow>) -> ApiResult<Vec
 #[derive(Default)]
 struct Found {
     messages: HashMap<i64, Message>,
-    chat: Option<Chat>,
+    chats: HashMap<i64, Chat>,
+}
+
+/// One user-stream event: where it stands and its JSON (the chat socket's, plus `chat_id`;
+/// the caller adds the `cursor`).
+#[derive(Debug, Clone)]
+pub struct StreamEvent {
+    pub gid: i64,
+    pub chat_id: i64,
+    /// `None` for the user's own membership changes.
+    pub seq: Option<i64>,
+    pub json: Value,
+}
+
+/// Renders a user-stream read for user `me`: chat events as on chat sockets, plus
+/// `chat_added {chat}` (the chat as `me` sees it now; `null` when `me` has left it since) and
+/// `chat_removed`.
+pub fn render_stream(data: &StreamData, me: i64) -> Vec<StreamEvent> {
+    let mut found = Found::default();
+    for loaded in data.loaded.values() {
+        for m in Message::all(loaded) {
+            found.messages.insert(m.id, m);
+        }
+    }
+    for chat in Chat::page(&data.chats, me) {
+        found.chats.insert(chat.id, chat);
+    }
+    data.rows
+        .iter()
+        .filter_map(|r| {
+            let mut json = match (r.seq, EventKind::parse(&r.kind)) {
+                (Some(seq), Some(kind)) => {
+                    let row = EventRow {
+                        seq,
+                        message_id: r.message_id,
+                        user_id: r.user_id,
+                        data: r.data.clone(),
+                        kind,
+                    };
+                    serde_json::to_value(render_row(r.chat_id, row, &found)).ok()?
+                }
+                (None, _) if r.kind == "chat_added" => {
+                    json!({"type": "chat_added", "chat": found.chats.get(&r.chat_id)})
+                }
+                (None, _) => json!({"type": r.kind}),
+                _ => return None,
+            };
+            json["chat_id"] = r.chat_id.into();
+            Some(StreamEvent {
+                gid: r.gid,
+                chat_id: r.chat_id,
+                seq: r.seq,
+                json,
+            })
+        })
+        .collect()
 }
 
 /// One stored event in the live event's shape. A message or chat that is gone leaves its id in
@@ -91,7 +149,9 @@ fn render_row(chat_id: i64, row: EventRow, found: &Found) -> Event {
             user_id: row.user_id,
             last_read_message_id: row.message_id,
         },
-        EventKind::MembersAdded => EventBody::MembersAdded {
+        // `chat_created` (seq 0) is never replayed: chat sockets start at seq 1, and streams
+        // start after it. Were it asked for, it reads as adding the first members.
+        EventKind::MembersAdded | EventKind::ChatCreated => EventBody::MembersAdded {
             user_ids: row
                 .data
                 .as_deref()
@@ -102,7 +162,7 @@ fn render_row(chat_id: i64, row: EventRow, found: &Found) -> Event {
         EventKind::MemberRemoved => EventBody::MemberRemoved {
             user_id: row.user_id,
         },
-        EventKind::ChatUpdated => EventBody::ChatUpdated(match &found.chat {
+        EventKind::ChatUpdated => EventBody::ChatUpdated(match found.chats.get(&chat_id) {
             Some(c) => ChatOrId::Chat {
                 chat: Box::new(c.clone()),
             },

@@ -12,7 +12,7 @@ use crate::error::{ApiError, ApiResult};
 use crate::http::{path_id, Cx};
 use crate::{
     accounts, chats, config, health, members, messages, pages, reactions, realtime, receipts,
-    schema, users,
+    schema, stream, users,
 };
 
 /// A handler, given the request and the path's ids in order.
@@ -55,6 +55,8 @@ pub const ROUTES: &[Route] = &[
     Route { path: "/messages/api/auth/me/", methods: &[("GET", h!(|cx, p| accounts::me(cx)))] },
     Route { path: "/messages/api/users/search/", methods: &[("GET", h!(|cx, p| users::search(cx)))] },
     Route { path: "/messages/api/users/{user_id}/", methods: &[("GET", h!(|cx, p| users::detail(cx, p[0])))] },
+    Route { path: "/messages/api/events/", methods: &[("GET", h!(|cx, p| stream::poll(cx)))] },
+    Route { path: "/messages/api/ws/", methods: &[("GET", h!(|cx, p| realtime::connect_stream(cx)))] },
     Route { path: "/messages/api/chats/", methods: &[("GET", h!(|cx, p| chats::list(cx))), ("POST", h!(|cx, p| chats::create(cx)))] },
     Route { path: "/messages/api/chats/{chat_id}/", methods: &[
         ("GET", h!(|cx, p| chats::detail(cx, p[0]))),

@@ -10,7 +10,7 @@ use std::path::Path;
 /// where listed in `SIDEWAYS`, and any module of a lower layer.
 const LAYERS: &[&[&str]] = &[
     &["error"],
-    &["domain", "time", "settings", "crypto", "emoji"],
+    &["domain", "time", "settings", "crypto", "emoji", "cursor"],
     &["storage"],
     &["views", "http"],
     &["replay", "writes"],
@@ -26,6 +26,7 @@ const LAYERS: &[&[&str]] = &[
         "receipts",
         "health",
         "config",
+        "stream",
         "schema",
         "pages",
     ],

@@ -516,6 +516,37 @@ async fn real_answers_match_the_documented_responses_within_the_d1_budget() {
         .await;
     assert_eq!(r.status, 426);
     check("get", "/messages/api/chats/{chat_id}/ws/", &r);
+    // The user stream: a cursor, the events after one (with typing in the open chat), and
+    // the refusals.
+    let r = app.get("/messages/api/events/", &ann.token).await;
+    assert_eq!(r.status, 200);
+    check("get", "/messages/api/events/", &r);
+    let r = app
+        .get(
+            &format!("/messages/api/events/?after=0&chat={chat_id}"),
+            &ann.token,
+        )
+        .await;
+    assert_eq!(r.status, 200);
+    assert!(
+        !r.body["events"].as_array().unwrap().is_empty(),
+        "{:?}",
+        r.body
+    );
+    check("get", "/messages/api/events/", &r);
+    for (query, status) in [("?after=nope", 400), ("?chat=999999", 404)] {
+        let r = app
+            .get(&format!("/messages/api/events/{query}"), &ann.token)
+            .await;
+        assert_eq!(r.status, status, "{query}");
+        check("get", "/messages/api/events/", &r);
+    }
+    let r = app.get("/messages/api/events/", "").await;
+    assert_eq!(r.status, 401);
+    check("get", "/messages/api/events/", &r);
+    let r = app.get("/messages/api/ws/", &ann.token).await;
+    assert_eq!(r.status, 426);
+    check("get", "/messages/api/ws/", &r);
     let r = app.get("/messages/api/chats/", &bob.token).await;
     assert_eq!(r.status, 200);
     assert!(

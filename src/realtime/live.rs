@@ -10,12 +10,17 @@
 //! commit, in seq order: the room being the only writer, nothing can come between.
 
 use std::cell::{Cell, RefCell};
+use std::collections::BTreeMap;
+use std::rc::Rc;
 
 use futures_channel::oneshot;
 use serde_json::{json, Value};
 use worker::{Env, Response, Result, State, WebSocket, WebSocketPair};
 
-use super::protocol::{self as p, ClientFrame, Connect, RoomCall, RoomOp, SocketInfo, WriteReply};
+use super::fanout::{self, Push};
+use super::protocol::{
+    self as p, ClientFrame, Connect, RoomCall, RoomOp, SocketInfo, StreamCall, StreamOp, WriteReply,
+};
 use super::sockets::{Frame, Sockets};
 use super::state::{RoomState, Saved};
 use super::sync;
@@ -23,7 +28,7 @@ use crate::args;
 use crate::error::{ApiError, ApiResult};
 use crate::settings::Settings;
 use crate::storage::batch::Stamp;
-use crate::storage::{members, users, Batch, Db};
+use crate::storage::{members, stream, users, Batch, Db};
 use crate::time;
 use crate::writes::{self, Close, Done, Reply, Write};
 
@@ -61,6 +66,8 @@ pub struct LiveChat {
     /// Whether this instance has read the log's head (its first batch does).
     head_read: Cell<bool>,
     queue: RefCell<Vec<Queued>>,
+    /// Pushes waiting for each user stream being called (fanout.rs).
+    outbox: Rc<RefCell<BTreeMap<i64, Vec<Push>>>>,
 }
 
 impl LiveChat {
@@ -74,6 +81,7 @@ impl LiveChat {
             writing: Cell::new(false),
             head_read: Cell::new(false),
             queue: RefCell::new(Vec::new()),
+            outbox: Rc::new(RefCell::new(BTreeMap::new())),
         }
     }
 
@@ -175,6 +183,18 @@ impl LiveChat {
         match call.op {
             RoomOp::Write { write } => return Some(self.write(write).await),
             RoomOp::Typing { user_id, is_typing } => self.typing(user_id, is_typing).await,
+            RoomOp::Typists { user_id } => {
+                let ids = self
+                    .room
+                    .borrow()
+                    .typing
+                    .now_typing(time::now_ms(), user_id);
+                let reply = Reply::json(200, &ids).unwrap_or_else(|e| Reply::refusal(&e));
+                return Some(WriteReply {
+                    reply,
+                    cost: Default::default(),
+                });
+            }
             RoomOp::SignOut {
                 user_id,
                 token_hash,
@@ -253,6 +273,16 @@ impl LiveChat {
                 )
                 .ok(),
         };
+        // Who has a user stream open, among the members and those the batch adds: only they
+        // are handed its events (fanout.rs).
+        let joining: Vec<i64> = writes
+            .iter()
+            .flat_map(|w| match w {
+                Write::AddMembers { user_ids } => user_ids.clone(),
+                _ => Vec::new(),
+            })
+            .collect();
+        let online = stream::online(&mut b, chat_id, &joining, &now);
         let planned: Vec<_> = writes
             .iter()
             .map(|w| writes::plan(&mut b, chat_id, w, &now))
@@ -273,21 +303,69 @@ impl LiveChat {
             self.head_read.set(true);
         }
         let cost = db.cost();
-        let replies = planned
+        let dones: Vec<Done> = planned
             .into_iter()
-            .map(|p| {
-                let done = match p {
-                    Ok(p) => p.done(&res),
-                    Err(e) => Done::refused(&e),
-                };
-                WriteReply {
-                    reply: self.deliver(done),
-                    cost,
-                }
+            .map(|p| match p {
+                Ok(p) => p.done(&res),
+                Err(e) => Done::refused(&e),
+            })
+            .collect();
+        let online: Vec<i64> = match online.and_then(|h| res.all(h)) {
+            Ok(rows) => rows.into_iter().map(|o| o.user_id).collect(),
+            Err(e) => {
+                worker::console_error!("stream presence not read: {e:?}");
+                Vec::new()
+            }
+        };
+        if !online.is_empty() {
+            let changes: Vec<fanout::Change> = dones.iter().map(change).collect();
+            self.push_streams(fanout::plan(chat_id, &online, &changes));
+        }
+        let replies = dones
+            .into_iter()
+            .map(|done| WriteReply {
+                reply: self.deliver(done),
+                cost,
             })
             .collect();
         self.persist().await;
         replies
+    }
+
+    /// Hands user streams their pushes: one call per stream at a time, in order (a stream
+    /// relies on each chat's events arriving in seq order); what queues meanwhile goes in the
+    /// next call.
+    fn push_streams(&self, plan: BTreeMap<i64, Vec<Push>>) {
+        for (user_id, items) in plan {
+            let start = {
+                let mut outbox = self.outbox.borrow_mut();
+                let idle = !outbox.contains_key(&user_id);
+                outbox.entry(user_id).or_default().extend(items);
+                idle
+            };
+            if start {
+                let (env, outbox) = (self.env.clone(), self.outbox.clone());
+                wasm_bindgen_futures::spawn_local(async move {
+                    loop {
+                        let items = match outbox.borrow_mut().get_mut(&user_id) {
+                            Some(q) => std::mem::take(q),
+                            None => return,
+                        };
+                        if items.is_empty() {
+                            outbox.borrow_mut().remove(&user_id);
+                            return;
+                        }
+                        let call = StreamCall {
+                            user_id,
+                            op: StreamOp::Push { items },
+                        };
+                        if let Err(e) = super::call_stream(&env, &call).await {
+                            worker::console_error!("user stream {user_id} missed a push: {e:?}");
+                        }
+                    }
+                });
+            }
+        }
     }
 
     /// Before a batch's events go out: the events committed before it that this room did not
@@ -506,6 +584,21 @@ impl LiveChat {
         self.sockets
             .close(&self.state, "Session ended.", |i| i.expires_at <= now);
         self.persist().await;
+    }
+}
+
+/// What a write did to whom, for the user streams.
+fn change(d: &Done) -> fanout::Change<'_> {
+    let (removed, deleted): (&[i64], bool) = match &d.close {
+        Some(Close::Users(ids)) => (ids, false),
+        Some(Close::Everyone) => (&[], true),
+        None => (&[], false),
+    };
+    fanout::Change {
+        events: &d.events,
+        added: &d.added,
+        removed,
+        deleted,
     }
 }
 

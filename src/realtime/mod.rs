@@ -7,6 +7,8 @@
 //!   and answers; the answer becomes the response (and its D1 cost the request's).
 //! - `sign_out(cx, user_id, token_hash, chats)` closes a signed-out session's sockets.
 
+pub mod fanout;
+mod feed;
 mod live;
 pub mod order;
 pub mod protocol;
@@ -15,18 +17,23 @@ mod sockets;
 mod state;
 mod sync;
 pub mod typing;
+pub mod user_stream;
 
 use serde_json::json;
 use wasm_bindgen::JsValue;
 use worker::{Env, Headers, Method, Request, RequestInit, Response, Stub};
 
 use crate::auth;
+use crate::cursor::Cursor;
 use crate::error::{ApiError, ApiResult};
 use crate::http::{self, Cx};
 use crate::storage::users;
 use crate::time;
 use crate::writes::Write;
-use protocol::{Connect, RoomCall, RoomOp, WriteReply, CONNECT_HEADER};
+use protocol::{
+    Connect, RoomCall, RoomOp, StreamCall, StreamConnect, StreamOp, WriteReply, CONNECT_HEADER,
+    STREAM_CONNECT_HEADER,
+};
 
 /// The chat's room (one Durable Object per chat id).
 fn room(env: &Env, chat_id: i64) -> ApiResult<Stub> {
@@ -49,6 +56,46 @@ async fn call_room(env: &Env, call: &RoomCall) -> ApiResult<Response> {
         200..=299 => Ok(resp),
         s => Err(ApiError::Internal(format!("room answered {s}"))),
     }
+}
+
+/// The user's stream object (one Durable Object per user).
+fn stream_of(env: &Env, user_id: i64) -> ApiResult<Stub> {
+    Ok(env
+        .durable_object("USER_STREAMS")?
+        .id_from_name(&user_id.to_string())?
+        .get_stub()?)
+}
+
+/// Sends one call to a user's stream object.
+async fn call_stream(env: &Env, call: &StreamCall) -> ApiResult<()> {
+    let mut init = RequestInit::new();
+    init.with_method(Method::Post)
+        .with_body(Some(JsValue::from_str(&serde_json::to_string(call)?)));
+    let req = Request::new_with_init("https://stream/call", &init)?;
+    let resp = stream_of(env, call.user_id)?
+        .fetch_with_request(req)
+        .await?;
+    match resp.status_code() {
+        200..=299 => Ok(()),
+        s => Err(ApiError::Internal(format!("user stream answered {s}"))),
+    }
+}
+
+/// Tells the streams of `user_ids` (users with a stream open, made members of a new chat) to
+/// read their `chat_added` from D1.
+pub async fn catch_up_streams(cx: &Cx, user_ids: &[i64]) {
+    let calls = user_ids.iter().map(|&user_id| async move {
+        let call = StreamCall {
+            user_id,
+            op: StreamOp::Push {
+                items: vec![fanout::Push::CatchUp],
+            },
+        };
+        if let Err(e) = call_stream(&cx.env, &call).await {
+            worker::console_error!("user stream {user_id} missed a new chat: {e:?}");
+        }
+    });
+    futures_util::future::join_all(calls).await;
 }
 
 /// Has the chat's room commit `write`; its answer, as the response. The room's D1 cost joins
@@ -79,7 +126,19 @@ pub async fn write(cx: &Cx, chat_id: i64, write: Write) -> ApiResult<Response> {
 /// Closes the sockets of a session that ended (`token_hash`; `None`: every session of
 /// `user_id`) in each of `chats`, before the sign-out answers.
 pub async fn sign_out(cx: &Cx, user_id: i64, token_hash: Option<&str>, chats: &[i64]) {
-    let calls = chats.iter().map(|&chat_id| {
+    if chats.contains(&users::STREAM_SOCKETS) {
+        let call = StreamCall {
+            user_id,
+            op: StreamOp::SignOut {
+                token_hash: token_hash.map(str::to_string),
+            },
+        };
+        if let Err(e) = call_stream(&cx.env, &call).await {
+            worker::console_error!("closing user {user_id}'s stream sockets failed: {e:?}");
+        }
+    }
+    let chats = chats.iter().filter(|&&c| c != users::STREAM_SOCKETS);
+    let calls = chats.map(|&chat_id| {
         let op = RoomOp::SignOut {
             user_id,
             token_hash: token_hash.map(str::to_string),
@@ -143,6 +202,69 @@ pub async fn connect(cx: &Cx, chat_id: i64) -> ApiResult<Response> {
             retry_after_secs: 10,
         }),
         s => Err(ApiError::Internal(format!("room refused the socket: {s}"))),
+    }
+}
+
+/// Who is typing in `chat_id` now, but `user_id` (a polling client's snapshot).
+pub async fn typists(cx: &Cx, chat_id: i64, user_id: i64) -> ApiResult<Vec<i64>> {
+    let call = RoomCall {
+        chat_id,
+        op: RoomOp::Typists { user_id },
+    };
+    let mut resp = call_room(&cx.env, &call).await?;
+    let WriteReply { reply, .. } = serde_json::from_str(&resp.text().await?)?;
+    Ok(serde_json::from_str(reply.body.as_deref().unwrap_or("[]"))?)
+}
+
+/// `GET /messages/api/ws/?after=<cursor>` — the user stream's socket (docs/realtime.md, "The
+/// user stream"): the same checks as a chat socket (anonymous → 401, cross-site cookie → 403,
+/// not an upgrade → 426) and a malformed cursor → 400. The user's stream object replays what
+/// follows the cursor (from the newest event without one), then goes live.
+pub async fn connect_stream(cx: &Cx) -> ApiResult<Response> {
+    if auth::session(cx)?.1 {
+        auth::check_same_site(cx)?;
+    }
+    let (caller, (), _) = auth::authenticate_with(cx, |b, s| {
+        users::stream_socket_opened(b, s.token_hash, s.now)
+    })
+    .await?;
+    let is_upgrade = cx
+        .header("Upgrade")
+        .is_some_and(|u| u.trim().eq_ignore_ascii_case("websocket"));
+    if !is_upgrade {
+        return Err(ApiError::UpgradeRequired);
+    }
+    let after = match cx.query("after") {
+        None => None,
+        Some(a) => Some(
+            Cursor::parse(&a)
+                .ok_or_else(|| ApiError::field("after", "Not a cursor this API gave out."))?
+                .to_string(),
+        ),
+    };
+    let connect = StreamConnect {
+        user_id: caller.user.id,
+        token_hash: caller.token_hash,
+        expires_at: time::ms_from_iso(&caller.expires_at).unwrap_or(0),
+        after,
+    };
+    let headers = Headers::new();
+    headers.set("Upgrade", "websocket")?;
+    headers.set(STREAM_CONNECT_HEADER, &serde_json::to_string(&connect)?)?;
+    let mut init = RequestInit::new();
+    init.with_method(Method::Get).with_headers(headers);
+    let req = Request::new_with_init("https://stream/connect", &init)?;
+    let resp = stream_of(&cx.env, caller.user.id)?
+        .fetch_with_request(req)
+        .await?;
+    match resp.status_code() {
+        101 => Ok(resp),
+        429 => Err(ApiError::TooManyRequests {
+            retry_after_secs: 10,
+        }),
+        s => Err(ApiError::Internal(format!(
+            "the stream refused the socket: {s}"
+        ))),
     }
 }
 

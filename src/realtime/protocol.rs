@@ -112,6 +112,10 @@ pub enum RoomOp {
         user_id: i64,
         is_typing: bool,
     },
+    /// Who is typing now, but `user_id` (answered as a `WriteReply` with the ids as body).
+    Typists {
+        user_id: i64,
+    },
 }
 
 /// The room's answer to a `Write`: the write's reply and the D1 cost of its batch.
@@ -136,6 +140,48 @@ pub struct Connect {
 
 /// The header carrying `Connect` as JSON (an upgrade request has no body).
 pub const CONNECT_HEADER: &str = "x-room-connect";
+
+/// What the worker and chat rooms ask of a user's stream object (`POST https://stream/call`).
+#[derive(Debug, Serialize, Deserialize)]
+pub struct StreamCall {
+    pub user_id: i64,
+    #[serde(flatten)]
+    pub op: StreamOp,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(tag = "op", rename_all = "snake_case")]
+pub enum StreamOp {
+    /// From a chat room, after a commit: events and catch-up requests, in order.
+    Push { items: Vec<super::fanout::Push> },
+    /// Close the sockets of session `token_hash` (`None`: of every session).
+    SignOut { token_hash: Option<String> },
+}
+
+/// A user-stream socket the worker authenticated (`GET https://stream/connect`).
+#[derive(Debug, Serialize, Deserialize)]
+pub struct StreamConnect {
+    pub user_id: i64,
+    pub token_hash: String,
+    /// When the session ends (ms since the epoch).
+    pub expires_at: i64,
+    /// Replay after this cursor first (`?after=`, already checked by the worker).
+    pub after: Option<String>,
+}
+
+/// The header carrying `StreamConnect` as JSON.
+pub const STREAM_CONNECT_HEADER: &str = "x-stream-connect";
+
+/// What the stream object attaches to each socket (kept across hibernation): its position,
+/// rewritten after every delivery so a woken object resumes each socket exactly.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct StreamSocketInfo {
+    pub key: u32,
+    pub user_id: i64,
+    pub token_hash: String,
+    pub expires_at: i64,
+    pub cursor: String,
+}
 
 /// What the room attaches to a socket it accepted (kept across hibernation).
 #[derive(Debug, Clone, Serialize, Deserialize)]

@@ -83,6 +83,15 @@ impl Typing {
         gone
     }
 
+    /// Who is typing at `now` (a polling client's snapshot), but `except`.
+    pub fn now_typing(&self, now: i64, except: i64) -> Vec<i64> {
+        self.users
+            .iter()
+            .filter(|(u, e)| e.expires_at > now && **u != except)
+            .map(|(u, _)| *u)
+            .collect()
+    }
+
     /// When the next expiry is due (the room's alarm).
     pub fn next_deadline(&self) -> Option<i64> {
         self.users.values().map(|e| e.expires_at).min()

@@ -108,7 +108,10 @@ impl<'a> Batch<'a> {
         let guard = guard.unwrap_or_else(|| Sql::new("1", vec![]));
         let bump = compose(
             "UPDATE chats SET last_seq = last_seq + 1 WHERE id = ?1 AND ({})
-             RETURNING last_seq, member_gen",
+             RETURNING last_seq, member_gen,
+               COALESCE((SELECT p.gid FROM chat_events p
+                         WHERE p.chat_id = chats.id AND p.seq = chats.last_seq - 1), 0)
+                 AS prev_gid",
             args![chat_id],
             &[&guard],
         );
@@ -135,16 +138,18 @@ impl<'a> Batch<'a> {
         if let EventRef::Message(id) | EventRef::ReadPointer(id) = event.message {
             insert_args.push(Arg::Int(id)); // ?6: D1 wants exactly as many values as parameters
         }
-        // Old events are pruned by the `chat_events_retention` trigger (schema.sql).
-        self.exec(
+        // Old events are pruned by the `chat_events_retention` trigger (schema.sql); the
+        // membership triggers write the user stream's `user_events`.
+        let row = self.query(
             &format!(
                 "INSERT INTO chat_events (chat_id, seq, type, message_id, user_id, data, created_at)
                  SELECT id, last_seq, ?2, {message_sql}, ?3, ?4, ?5 FROM chats
-                 WHERE id = ?1 AND {PENDING}"
+                 WHERE id = ?1 AND {PENDING}
+                 RETURNING gid"
             ),
             insert_args,
         )?;
-        Ok((Sequenced { bump }, out))
+        Ok((Sequenced { bump, row }, out))
     }
 }
 
@@ -207,7 +212,30 @@ pub struct NewEvent {
 /// The handle of an event appended by `Batch::event`.
 #[derive(Clone, Copy)]
 pub struct Sequenced {
-    bump: Rows<Stamp>,
+    bump: Rows<Bump>,
+    row: Rows<Gid>,
+}
+
+/// What the sequencer's bump returns.
+#[derive(Deserialize)]
+struct Bump {
+    last_seq: i64,
+    member_gen: i64,
+    prev_gid: i64,
+}
+
+/// A `gid` column.
+#[derive(Deserialize)]
+pub struct Gid {
+    pub gid: i64,
+}
+
+/// An event's place in the user streams' global order: its gid, and the gid of the chat's
+/// event before it (0: none retained), with which a stream checks it missed nothing.
+#[derive(Debug, Clone, Copy, PartialEq, Default, serde::Serialize, Deserialize)]
+pub struct Global {
+    pub gid: i64,
+    pub prev_gid: i64,
 }
 
 /// Where an event stands: its seq, and the chat's membership generation when it was made
@@ -217,11 +245,25 @@ pub struct Stamp {
     #[serde(rename = "last_seq")]
     pub seq: i64,
     pub member_gen: i64,
+    /// Where the event stands among every chat's (0s when read from `chats` alone).
+    #[serde(default)]
+    pub global: Global,
 }
 
 impl Sequenced {
     /// The event's stamp, or `None` when the guard did not hold (nothing was written).
     pub fn stamp(&self, res: &Results) -> ApiResult<Option<Stamp>> {
-        res.first(self.bump)
+        let Some(bump) = res.first(self.bump)? else {
+            return Ok(None);
+        };
+        let gid = res.first(self.row)?.map_or(0, |r| r.gid);
+        Ok(Some(Stamp {
+            seq: bump.last_seq,
+            member_gen: bump.member_gen,
+            global: Global {
+                gid,
+                prev_gid: bump.prev_gid,
+            },
+        }))
     }
 }

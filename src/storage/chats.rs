@@ -3,7 +3,7 @@
 
 use serde::Deserialize;
 
-use super::batch::{EventRef, NewEvent, Sequenced, Stamp};
+use super::batch::{EventRef, Gid, NewEvent, Sequenced, Stamp};
 use super::messages::{MessageRow, MESSAGE_COLUMNS, MESSAGE_FROM};
 use super::users::UserRow;
 use super::{compose, int_bool, Batch, Db, Results, Rows, Sql, Viewer};
@@ -127,6 +127,7 @@ pub struct PageChat {
 }
 
 /// Everything a chat page renders.
+#[derive(Default)]
 pub struct PageData {
     pub chats: Vec<PageChat>,
     pub members: Vec<MemberRow>,
@@ -222,6 +223,8 @@ pub struct Created {
     pub found_ids: Vec<i64>,
     /// The chat as its creator sees it (empty when `chat_id` is `None`).
     pub page: PageData,
+    /// When created: the gid of its `chat_created`, and the members with a user stream open.
+    pub streams: Option<(i64, Vec<i64>)>,
 }
 
 /// Creates a group or gets-or-creates a DM, in one transaction that also reads the chat back
@@ -281,6 +284,24 @@ pub async fn create(
         &[&target, &target, &all_exist],
     );
     b.exec(&insert_members.text, insert_members.args)?;
+    // The creation's gid in the user streams' order (seq 0, never on chat sockets): its
+    // trigger starts the members' streams here and gives each `chat_added`.
+    let created_event = compose(
+        "INSERT INTO chat_events (chat_id, seq, type, data, created_at)
+         SELECT {}, 0, 'chat_created', ?1, ?2
+         WHERE EXISTS (SELECT 1 FROM chat_members WHERE chat_id = {} AND since_gid < 0)
+         RETURNING gid",
+        args![ids_json.as_str(), now],
+        &[&target, &target],
+    );
+    let created_event = b.query::<Gid>(&created_event.text, created_event.args)?;
+    let online = compose(
+        "SELECT m.user_id AS id FROM chat_members m JOIN stream_presence p ON p.user_id = m.user_id
+         WHERE m.chat_id = {} AND p.expires_at > ?1",
+        args![now],
+        &[&target],
+    );
+    let online = b.query::<Id>(&online.text, online.args)?;
     let view = Page {
         viewer: Viewer::User(creator),
         filter: compose("c.id = {}", vec![], &[&target]),
@@ -291,7 +312,12 @@ pub async fn create(
     let res = b.run().await?;
     let found_ids = ids(&res, found)?;
     let page = reads.read(&res)?;
+    let streams = match res.first(created_event)? {
+        Some(g) => Some((g.gid, ids(&res, online)?)),
+        None => None,
+    };
     Ok(Created {
+        streams,
         created: res.changes(inserted) > 0,
         chat_id: if found_ids.len() == others.len() {
             page.chats.first().map(|c| c.chat.id)
@@ -343,18 +369,21 @@ pub fn rename(
     Ok(RenameReads { event, page })
 }
 
-/// The chat's newest seq.
-#[derive(Deserialize)]
-pub struct LastSeq {
-    pub last_seq: i64,
-}
-
 /// Deletes a chat and everything in it (cascades), in the batch `b`; the handle reads the
 /// chat's last seq before the delete (`chat_deleted` takes the next one; none: it was gone).
-pub fn delete(b: &mut Batch, chat_id: i64) -> ApiResult<Rows<LastSeq>> {
-    let seq = b.query("SELECT last_seq FROM chats WHERE id = ?1", args![chat_id])?;
+pub fn delete(b: &mut Batch, chat_id: i64, now: &str) -> ApiResult<Sequenced> {
+    // `chat_deleted` is logged first: its trigger gives every member `chat_removed` in their
+    // user stream, then the chat's rows (its log included) go with it.
+    let event = NewEvent {
+        kind: EventKind::ChatDeleted,
+        message: EventRef::None,
+        user_id: None,
+        data: None,
+        now: now.to_string(),
+    };
+    let (event, ()) = b.event(chat_id, None, event, |_| Ok(()))?;
     b.exec("DELETE FROM chats WHERE id = ?1", args![chat_id])?;
-    Ok(seq)
+    Ok(event)
 }
 
 /// An `id` column.

@@ -16,6 +16,7 @@ pub mod messages;
 pub mod reactions;
 pub mod receipts;
 pub mod sends;
+pub mod stream;
 pub mod throttle;
 pub mod users;
 

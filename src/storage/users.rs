@@ -281,6 +281,20 @@ pub fn newest(b: &mut Batch, viewer: &Viewer, limit: u32) -> ApiResult<Rows<User
     b.query(&s.text, s.args)
 }
 
+/// The socket-session row of a user stream (chat id 0: no chat has it), so that logging out
+/// closes the stream's sockets too.
+pub const STREAM_SOCKETS: i64 = 0;
+
+/// Records that the holder of live session `token_hash` opens a user-stream socket.
+pub fn stream_socket_opened(b: &mut Batch, token_hash: &str, now: &str) -> ApiResult<()> {
+    b.exec(
+        "INSERT OR IGNORE INTO socket_sessions (token_hash, chat_id)
+         SELECT token_hash, ?2 FROM sessions WHERE token_hash = ?1 AND expires_at > ?3",
+        args![token_hash, STREAM_SOCKETS, now],
+    )?;
+    Ok(())
+}
+
 /// User search: `q` (lowercased) anywhere in username, first/last name or email; active users
 /// other than the viewer; exact username matches first, then by username; at most `limit`.
 /// Reads nothing unless the viewer resolves (a live session): the condition sits in the

@@ -2,8 +2,9 @@
 
 use super::{Close, Done, Published, Reply};
 use crate::error::{ApiError, ApiResult};
-use crate::storage::chats::{self as store, LastSeq, RenameReads};
-use crate::storage::{Batch, Results, Rows};
+use crate::storage::batch::Sequenced;
+use crate::storage::chats::{self as store, RenameReads};
+use crate::storage::{Batch, Results};
 use crate::views::{Chat, Event};
 
 pub struct RenamePlan {
@@ -12,7 +13,7 @@ pub struct RenamePlan {
 }
 
 pub struct DeletePlan {
-    last: Rows<LastSeq>,
+    event: Sequenced,
     chat_id: i64,
 }
 
@@ -29,9 +30,9 @@ pub fn rename(
     })
 }
 
-pub fn delete(b: &mut Batch, chat_id: i64) -> ApiResult<DeletePlan> {
+pub fn delete(b: &mut Batch, chat_id: i64, now: &str) -> ApiResult<DeletePlan> {
     Ok(DeletePlan {
-        last: store::delete(b, chat_id)?,
+        event: store::delete(b, chat_id, now)?,
         chat_id,
     })
 }
@@ -47,22 +48,29 @@ impl RenamePlan {
             return Done::reply(Err(ApiError::NotFound));
         };
         let event = Event::chat_updated(stamp.seq, chat.clone());
-        Done::with(Reply::json(200, &chat), vec![Published::of(&event)])
+        Done::with(
+            Reply::json(200, &chat),
+            vec![Published::of(&event, stamp.global)],
+        )
     }
 }
 
 impl DeletePlan {
-    /// 204, `chat_deleted` (the seq after the chat's last), and every socket closed.
+    /// 204, `chat_deleted` (the chat's last event, logged so that its members' streams get
+    /// `chat_removed`), and every socket closed.
     pub fn done(&self, res: &Results) -> Done {
-        let last = match res.first(self.last) {
-            Ok(Some(last)) => last.last_seq,
+        let stamp = match self.event.stamp(res) {
+            Ok(Some(stamp)) => stamp,
             Ok(None) => return Done::reply(Err(ApiError::NotFound)),
             Err(e) => return Done::reply(Err(e)),
         };
-        let event = Event::chat_deleted(last + 1, self.chat_id);
+        let event = Event::chat_deleted(stamp.seq, self.chat_id);
         Done {
             close: Some(Close::Everyone),
-            ..Done::with(Ok(Reply::no_content()), vec![Published::of(&event)])
+            ..Done::with(
+                Ok(Reply::no_content()),
+                vec![Published::of(&event, stamp.global)],
+            )
         }
     }
 }

@@ -4,7 +4,7 @@ use serde_json::json;
 
 use super::{Close, Done, Published, Reply};
 use crate::error::{ApiError, ApiResult};
-use crate::storage::batch::Sequenced;
+use crate::storage::batch::{Global, Sequenced};
 use crate::storage::members::{self as store, RemoveReads};
 use crate::storage::{Batch, Results};
 use crate::views::Event;
@@ -57,7 +57,13 @@ impl AddPlan {
         };
         let event = Event::members_added(stamp.seq, self.user_ids.clone());
         let answer = json!({"status": "success", "added_count": self.user_ids.len()});
-        Done::with(Reply::json(200, &answer), vec![Published::of(&event)])
+        Done {
+            added: self.user_ids.clone(),
+            ..Done::with(
+                Reply::json(200, &answer),
+                vec![Published::of(&event, stamp.global)],
+            )
+        }
     }
 }
 
@@ -72,19 +78,22 @@ impl RemovePlan {
         let Some(stamp) = removed.stamp else {
             return Done::reply(Err(ApiError::NotFound));
         };
+        // The last member leaving deletes the chat: nobody remains to be told, so its
+        // `chat_deleted` is not logged (gid 0); the leaver's stream has `chat_removed`.
         let (event, close) = if removed.chat_deleted {
-            (
-                Event::chat_deleted(stamp.seq + 1, self.chat_id),
-                Close::Everyone,
-            )
+            let event = Event::chat_deleted(stamp.seq + 1, self.chat_id);
+            (Published::of(&event, Global::default()), Close::Everyone)
         } else {
             let event = Event::member_removed(stamp.seq, self.user_id);
-            (event, Close::Users(vec![self.user_id]))
+            (
+                Published::of(&event, stamp.global),
+                Close::Users(vec![self.user_id]),
+            )
         };
         Done {
             close: Some(close),
             member_gen: Some(removed.member_gen),
-            ..Done::with(Ok(Reply::no_content()), vec![Published::of(&event)])
+            ..Done::with(Ok(Reply::no_content()), vec![event])
         }
     }
 }

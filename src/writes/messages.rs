@@ -163,7 +163,10 @@ impl SendPlan {
             ..Message::basic(&row)
         };
         let event = Event::new_message(stamp.seq, message.clone());
-        Done::with(Reply::json(201, &message), vec![Published::of(&event)])
+        Done::with(
+            Reply::json(201, &message),
+            vec![Published::of(&event, stamp.global)],
+        )
     }
 }
 
@@ -186,11 +189,17 @@ impl ChangePlan {
                     return Done::reply(Err(ApiError::NotFound));
                 };
                 let event = Event::message_updated(stamp.seq, message.clone());
-                Done::with(Reply::json(200, &message), vec![Published::of(&event)])
+                Done::with(
+                    Reply::json(200, &message),
+                    vec![Published::of(&event, stamp.global)],
+                )
             }
             (Some((_, stamp)), false) => {
                 let event = Event::message_deleted(stamp.seq, self.message_id);
-                Done::with(Ok(Reply::no_content()), vec![Published::of(&event)])
+                Done::with(
+                    Ok(Reply::no_content()),
+                    vec![Published::of(&event, stamp.global)],
+                )
             }
         }
     }
@@ -220,7 +229,10 @@ impl ReactPlan {
             "message_id": self.message_id,
             "reactions": reactions,
         });
-        Done::with(Reply::json(200, &answer), vec![Published::of(&event)])
+        Done::with(
+            Reply::json(200, &answer),
+            vec![Published::of(&event, stamp.global)],
+        )
     }
 }
 
@@ -243,7 +255,12 @@ impl MarkReadPlan {
         });
         let events = moved
             .stamp
-            .map(|s| Published::of(&Event::read_receipt(s.seq, self.user_id, moved.pointer)))
+            .map(|s| {
+                Published::of(
+                    &Event::read_receipt(s.seq, self.user_id, moved.pointer),
+                    s.global,
+                )
+            })
             .into_iter()
             .collect();
         Done::with(Reply::json(200, &answer), events)

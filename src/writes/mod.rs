@@ -16,6 +16,7 @@ mod messages;
 use serde::{Deserialize, Serialize};
 
 use crate::error::{ApiError, ApiResult};
+use crate::storage::batch::Global;
 use crate::storage::{Batch, Results};
 use crate::views::Event;
 
@@ -103,17 +104,20 @@ pub enum Close {
     Everyone,
 }
 
-/// A durable event ready to deliver: its seq and JSON text.
+/// A durable event ready to deliver: its seq, its place in the user streams' order (a zero
+/// gid: not in the log, not for user streams) and its JSON text.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Published {
     pub seq: i64,
+    pub global: Global,
     pub text: String,
 }
 
 impl Published {
-    pub fn of(event: &Event) -> ApiResult<Published> {
+    pub fn of(event: &Event, global: Global) -> ApiResult<Published> {
         Ok(Published {
             seq: event.seq,
+            global,
             text: serde_json::to_string(event)?,
         })
     }
@@ -126,6 +130,8 @@ pub struct Done {
     pub close: Option<Close>,
     /// The membership generation a removal bumped the chat to.
     pub member_gen: Option<i64>,
+    /// Users who became members (their streams start after this write's event).
+    pub added: Vec<i64>,
 }
 
 impl Done {
@@ -135,6 +141,7 @@ impl Done {
             events: Vec::new(),
             close: None,
             member_gen: None,
+            added: Vec::new(),
         }
     }
 
@@ -180,7 +187,7 @@ pub fn plan(b: &mut Batch, chat_id: i64, write: &Write, now: &str) -> ApiResult<
         Write::Rename { user_id, title } => {
             Planned::Rename(chats::rename(b, chat_id, *user_id, title, now)?)
         }
-        Write::DeleteChat => Planned::DeleteChat(chats::delete(b, chat_id)?),
+        Write::DeleteChat => Planned::DeleteChat(chats::delete(b, chat_id, now)?),
         Write::AddMembers { user_ids } => {
             Planned::AddMembers(members::add(b, chat_id, user_ids, now)?)
         }

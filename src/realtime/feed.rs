@@ -1,0 +1,467 @@
+//! `LiveFeed`: what the UserStream Durable Object (one per user) does — holds the user's
+//! stream sockets, delivers the events chat rooms push in each chat's order, reads from D1
+//! whatever a push cannot be placed after (a resume, a gap, a membership change), and keeps
+//! the user's presence row while sockets are open (docs/realtime.md, "The user stream").
+//!
+//! Each socket has its own position (`Cursor`): sockets resume from different places. While a
+//! socket reads from D1, pushes for it wait in its buffer and are placed after the read.
+
+use std::cell::{Cell, RefCell};
+use std::collections::BTreeMap;
+
+use serde_json::{json, Value};
+use worker::{Env, Response, Result, State, WebSocket, WebSocketPair};
+
+use super::fanout::Push;
+use super::protocol::{self as p, StreamConnect, StreamOp, StreamSocketInfo};
+use crate::cursor::{Cursor, Take};
+use crate::error::ApiResult;
+use crate::replay;
+use crate::settings::Settings;
+use crate::storage::{stream, Db};
+use crate::time;
+
+/// Rows one catch-up read returns at most.
+const PAGE: i64 = 200;
+/// Reads one catch-up may take before it gives up and asks the client to resync.
+const MAX_ROUNDS: usize = 20;
+/// How long a presence row lasts, and when (time left) it is renewed.
+const PRESENCE_MS: i64 = 10 * 60 * 1000;
+const RENEW_MS: i64 = 5 * 60 * 1000;
+
+/// One open socket.
+struct Sock {
+    ws: WebSocket,
+    info: StreamSocketInfo,
+    cursor: Cursor,
+    /// Reading from D1: pushes wait in `buffer`.
+    catching: bool,
+    buffer: Vec<Push>,
+}
+
+pub struct LiveFeed {
+    state: State,
+    env: Env,
+    /// `None` until read from the runtime's sockets (again after hibernation).
+    socks: RefCell<Option<BTreeMap<u32, Sock>>>,
+    /// Until when the presence row is known to last (0: unknown, write it).
+    present_until: Cell<i64>,
+}
+
+impl LiveFeed {
+    pub fn new(state: State, env: Env) -> Self {
+        LiveFeed {
+            state,
+            env,
+            socks: RefCell::new(None),
+            present_until: Cell::new(0),
+        }
+    }
+
+    fn db(&self) -> ApiResult<Db> {
+        Ok(Db::new(self.env.d1("DB")?))
+    }
+
+    /// The open sockets, rebuilt from their attachments after hibernation.
+    fn load(&self) {
+        if self.socks.borrow().is_some() {
+            return;
+        }
+        let socks = self
+            .state
+            .get_websockets()
+            .into_iter()
+            .filter_map(|ws| {
+                let info = ws
+                    .deserialize_attachment::<StreamSocketInfo>()
+                    .ok()
+                    .flatten()?;
+                let cursor = Cursor::parse(&info.cursor)?;
+                Some((
+                    info.key,
+                    Sock {
+                        ws,
+                        info,
+                        cursor,
+                        catching: false,
+                        buffer: Vec::new(),
+                    },
+                ))
+            })
+            .collect();
+        *self.socks.borrow_mut() = Some(socks);
+    }
+
+    fn keys(&self) -> Vec<u32> {
+        self.load();
+        self.socks
+            .borrow()
+            .as_ref()
+            .map_or(Vec::new(), |s| s.keys().copied().collect())
+    }
+
+    /// Accepts a socket the worker authenticated: reads what it missed after `after` (or
+    /// starts at the newest event), then places what was pushed meanwhile.
+    pub async fn open(&self, c: StreamConnect) -> Result<Response> {
+        self.load();
+        let max = Settings::from_env(&self.env).max_sockets_per_user as usize;
+        if self.keys().len() >= max {
+            return Response::error("Too many sockets.", 429);
+        }
+        let db = match self.db() {
+            Ok(db) => db,
+            Err(_) => return Response::error("Internal server error", 500),
+        };
+        let resume = c.after.as_deref().and_then(Cursor::parse);
+        let resuming = resume.is_some();
+        let cursor = match resume {
+            Some(cursor) => cursor,
+            None => match stream::head_now(&db).await {
+                Ok(head) => Cursor::at(head),
+                Err(e) => {
+                    worker::console_error!("stream head not read: {e:?}");
+                    return Response::error("Internal server error", 500);
+                }
+            },
+        };
+        let pair = WebSocketPair::new()?;
+        self.state.accept_web_socket(&pair.server);
+        let key = self
+            .keys()
+            .into_iter()
+            .max()
+            .map_or(1, |k| k.wrapping_add(1));
+        let info = StreamSocketInfo {
+            key,
+            user_id: c.user_id,
+            token_hash: c.token_hash,
+            expires_at: c.expires_at,
+            cursor: cursor.to_string(),
+        };
+        pair.server.serialize_attachment(&info)?;
+        let sock = Sock {
+            ws: pair.server,
+            info,
+            cursor,
+            catching: true,
+            buffer: Vec::new(),
+        };
+        if let Some(socks) = self.socks.borrow_mut().as_mut() {
+            socks.insert(key, sock);
+        }
+        self.keep_present(c.user_id).await;
+        if resuming {
+            self.catch_up(key).await;
+        } else {
+            self.drain(key).await;
+        }
+        Response::from_websocket(pair.client)
+    }
+
+    /// A call from the worker or a chat room.
+    pub async fn call(&self, user_id: i64, op: StreamOp) {
+        self.load();
+        match op {
+            StreamOp::Push { items } => {
+                if self.keys().is_empty() {
+                    // A presence row outlived its sockets (a crash): nobody to push to.
+                    self.gone(user_id).await;
+                    return;
+                }
+                for key in self.keys() {
+                    self.with(key, |s| s.buffer.extend(items.iter().cloned()));
+                    if !self.with(key, |s| s.catching).unwrap_or(true) {
+                        self.drain(key).await;
+                    }
+                }
+            }
+            StreamOp::SignOut { token_hash } => {
+                for key in self.keys() {
+                    let ended = self.with(key, |s| {
+                        token_hash.as_ref().is_none_or(|t| *t == s.info.token_hash)
+                    });
+                    if ended == Some(true) {
+                        self.close(key, "Session ended.");
+                    }
+                }
+                if self.keys().is_empty() {
+                    self.gone(user_id).await;
+                }
+            }
+        }
+    }
+
+    /// Runs `f` on socket `key` if it is still open.
+    fn with<R>(&self, key: u32, f: impl FnOnce(&mut Sock) -> R) -> Option<R> {
+        self.socks.borrow_mut().as_mut()?.get_mut(&key).map(f)
+    }
+
+    /// Places the socket's buffered pushes after its position; a gap or a membership change
+    /// turns into a read from D1 first.
+    async fn drain(&self, key: u32) {
+        // An event still unplaceable right after a read from D1 is not this user's to see
+        // (the read found nothing missing before it): dropped rather than read for again.
+        let mut gapped: Option<i64> = None;
+        loop {
+            let items = match self.with(key, |s| {
+                s.catching = false;
+                std::mem::take(&mut s.buffer)
+            }) {
+                Some(items) if !items.is_empty() => items,
+                _ => return,
+            };
+            let now = time::now_ms();
+            let needs_read = self
+                .with(key, |s| {
+                    if s.info.expires_at <= now {
+                        return false;
+                    }
+                    for (i, item) in items.iter().enumerate() {
+                        match item {
+                            Push::Event {
+                                chat_id,
+                                seq,
+                                gid,
+                                prev_gid,
+                                text,
+                            } => match s.cursor.take(*chat_id, *seq, *gid, *prev_gid) {
+                                Take::Deliver => {
+                                    let _ = s.ws.send_with_str(spliced(text, *chat_id, &s.cursor));
+                                }
+                                Take::Behind => {}
+                                Take::Gap if gapped == Some(*gid) => {
+                                    worker::console_error!("stream dropped unplaceable {gid}");
+                                }
+                                Take::Gap => {
+                                    gapped = Some(*gid);
+                                    s.catching = true;
+                                    s.buffer.splice(0..0, items[i..].iter().cloned());
+                                    break;
+                                }
+                            },
+                            // The read from D1 covers everything up to now: what follows
+                            // waits for it.
+                            Push::CatchUp => {
+                                s.catching = true;
+                                s.buffer.splice(0..0, items[i + 1..].iter().cloned());
+                                break;
+                            }
+                        }
+                    }
+                    s.info.cursor = s.cursor.to_string();
+                    let _ = s.ws.serialize_attachment(&s.info);
+                    s.catching
+                })
+                .unwrap_or(false);
+            if self.with(key, |s| s.info.expires_at <= now) == Some(true) {
+                self.close(key, "Session ended.");
+                return;
+            }
+            if needs_read {
+                self.read_log(key).await;
+            }
+        }
+    }
+
+    /// Reads from D1 what the socket has not had, then places what was pushed meanwhile.
+    async fn catch_up(&self, key: u32) {
+        self.with(key, |s| s.catching = true);
+        self.read_log(key).await;
+        self.drain(key).await;
+    }
+
+    /// Sends, from D1, every event after the socket's position up to the log's head (in
+    /// pages); a position older than the log keeps gets `resync_required` with a fresh one.
+    async fn read_log(&self, key: u32) {
+        let Ok(db) = self.db() else {
+            return;
+        };
+        for _ in 0..MAX_ROUNDS {
+            let Some((user_id, cursor)) = self.with(key, |s| (s.info.user_id, s.cursor.clone()))
+            else {
+                return;
+            };
+            let data = match stream::load(&db, user_id, &cursor, PAGE).await {
+                Ok(data) => data,
+                Err(e) => {
+                    worker::console_error!("stream catch-up failed: {e:?}");
+                    let _ = self.with(key, |s| s.ws.close(Some(1011), Some("Try again.")));
+                    self.forget(key);
+                    return;
+                }
+            };
+            let done = self.with(key, |s| {
+                if data.head.stale {
+                    s.cursor = Cursor::at(data.head.head);
+                    let frame = json!({"type": "resync_required", "cursor": s.cursor.to_string()});
+                    let _ = s.ws.send_with_str(frame.to_string());
+                } else {
+                    for e in replay::render_stream(&data, user_id) {
+                        if !s.cursor.logged(e.chat_id, e.seq, e.gid) {
+                            continue;
+                        }
+                        let mut json = e.json;
+                        json["cursor"] = Value::from(s.cursor.to_string());
+                        let _ = s.ws.send_with_str(json.to_string());
+                    }
+                    if (data.rows.len() as i64) < PAGE {
+                        s.cursor.caught_up(data.upto.min(data.head.head));
+                    }
+                }
+                s.info.cursor = s.cursor.to_string();
+                let _ = s.ws.serialize_attachment(&s.info);
+                data.head.stale || ((data.rows.len() as i64) < PAGE && data.upto >= data.head.head)
+            });
+            match done {
+                Some(false) => continue,
+                _ => return,
+            }
+        }
+        // Too far behind to read in one go: start the client over.
+        self.with(key, |s| {
+            let frame = json!({"type": "resync_required", "cursor": s.cursor.to_string()});
+            let _ = s.ws.send_with_str(frame.to_string());
+        });
+    }
+
+    fn close(&self, key: u32, reason: &str) {
+        self.with(key, |s| s.ws.close(Some(p::CLOSE_GONE), Some(reason)));
+        self.forget(key);
+    }
+
+    fn forget(&self, key: u32) {
+        if let Some(socks) = self.socks.borrow_mut().as_mut() {
+            socks.remove(&key);
+        }
+    }
+
+    /// A socket closed or failed.
+    pub async fn socket_gone(&self, ws: &WebSocket) {
+        self.load();
+        let info = ws
+            .deserialize_attachment::<StreamSocketInfo>()
+            .ok()
+            .flatten();
+        if let Some(info) = info {
+            self.forget(info.key);
+            if self.keys().is_empty() {
+                self.gone(info.user_id).await;
+            }
+        }
+    }
+
+    /// A client frame: `{"type": "ping"}` is answered (bare `ping` never wakes the object);
+    /// the stream takes nothing else from clients.
+    pub fn frame(&self, ws: &WebSocket, text: &str) {
+        let answer = match p::parse(text) {
+            Ok(p::ClientFrame::Ping) => json!({"type": "pong"}),
+            Ok(_) => p::error_frame(&crate::error::ApiError::field(
+                "type",
+                "The user stream takes only ping; typing and mark_read go to chat sockets.",
+            )),
+            Err(e) => p::error_frame(&e),
+        };
+        let _ = ws.send_with_str(answer.to_string());
+    }
+
+    /// Renews the presence row and closes sockets whose session ended.
+    pub async fn alarm(&self) {
+        self.load();
+        let now = time::now_ms();
+        let mut user = None;
+        for key in self.keys() {
+            match self.with(key, |s| (s.info.expires_at <= now, s.info.user_id)) {
+                Some((true, _)) => self.close(key, "Session ended."),
+                Some((false, id)) => user = Some(id),
+                None => {}
+            }
+        }
+        match user {
+            Some(id) => {
+                self.present_until.set(0);
+                self.keep_present(id).await;
+            }
+            None => {
+                // The last socket's user is unknown here; the next push or connect cleans up.
+                self.present_until.set(0);
+            }
+        }
+    }
+
+    /// Writes the presence row when it is unknown or due for renewal, and sets the alarm to
+    /// renew it (or to close the first socket whose session ends).
+    async fn keep_present(&self, user_id: i64) {
+        let now = time::now_ms();
+        if self.present_until.get() - now < RENEW_MS {
+            let until = now + PRESENCE_MS;
+            let written = match self.db() {
+                Ok(db) => stream::present(&db, user_id, &time::iso_from_ms(until)).await,
+                Err(e) => Err(e),
+            };
+            match written {
+                Ok(()) => self.present_until.set(until),
+                Err(e) => worker::console_error!("presence not written: {e:?}"),
+            }
+        }
+        let first_expiry = self
+            .socks
+            .borrow()
+            .as_ref()
+            .and_then(|s| s.values().map(|s| s.info.expires_at).min());
+        let renew_at = self.present_until.get() - RENEW_MS;
+        let at = first_expiry.map_or(renew_at, |e| e.min(renew_at));
+        if let Err(e) = self.state.storage().set_alarm((at - now).max(1_000)).await {
+            worker::console_error!("alarm not set: {e:?}");
+        }
+    }
+
+    /// The user has no socket here any more: their presence row goes.
+    async fn gone(&self, user_id: i64) {
+        self.present_until.set(0);
+        if let Ok(db) = self.db() {
+            if let Err(e) = stream::absent(&db, user_id).await {
+                worker::console_error!("presence not removed: {e:?}");
+            }
+        }
+    }
+}
+
+/// A chat socket's event text with the stream's `chat_id` and `cursor` added.
+fn spliced(text: &str, chat_id: i64, cursor: &Cursor) -> String {
+    let has_chat_id = text.contains("\"chat_id\"");
+    match text.strip_prefix('{') {
+        Some(rest) if !has_chat_id => {
+            format!("{{\"chat_id\":{chat_id},\"cursor\":\"{cursor}\",{rest}")
+        }
+        _ => {
+            let mut v: Value = serde_json::from_str(text).unwrap_or(json!({}));
+            v["chat_id"] = chat_id.into();
+            v["cursor"] = cursor.to_string().into();
+            v.to_string()
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn events_get_the_chat_and_cursor() {
+        let c = Cursor::at(12);
+        let v: Value =
+            serde_json::from_str(&spliced(r#"{"type":"new_message","seq":3}"#, 5, &c)).unwrap();
+        assert_eq!(
+            v,
+            json!({"type": "new_message", "seq": 3, "chat_id": 5, "cursor": "12"})
+        );
+        let v: Value = serde_json::from_str(&spliced(
+            r#"{"type":"chat_deleted","seq":4,"chat_id":5}"#,
+            5,
+            &c,
+        ))
+        .unwrap();
+        assert_eq!(v["chat_id"], 5);
+        assert_eq!(v["cursor"], "12");
+    }
+}
