@@ -628,6 +628,9 @@ export class PollingTransport extends Base implements LiveTransport {
   readonly kind = 'polling' as const;
   private pos = new CursorState();
   private chatId: Id | null = null;
+  /** The open chat answered 404 (we left it, or it was deleted): poll without it until
+   * another chat opens; the stream says `chat_removed`. */
+  private chatGone = false;
   private timer: unknown = null;
   private inflight = false;
   private again = false;
@@ -666,6 +669,7 @@ export class PollingTransport extends Base implements LiveTransport {
   openChat(chatId: Id | null): void {
     if (chatId === this.chatId) return;
     this.chatId = chatId;
+    this.chatGone = false;
     if (chatId !== null) this.pollNow(); // its typing, at once
   }
 
@@ -706,7 +710,7 @@ export class PollingTransport extends Base implements LiveTransport {
     const abort = new AbortController();
     this.abort = abort;
     const timeout = this.timers.setTimeout(() => abort.abort(), this.timeoutMs);
-    const chatId = this.chatId;
+    const chatId = this.chatGone ? null : this.chatId;
     let next = this.intervalMs;
     try {
       const page = await this.rest.events({ after: this.pos.cursor ?? undefined, chat: chatId ?? undefined }, abort.signal);
@@ -724,7 +728,11 @@ export class PollingTransport extends Base implements LiveTransport {
       if (page.has_more) next = 0;
     } catch (e) {
       if (this.stopped) return;
-      if (e instanceof ApiError && e.status === 410) {
+      if (e instanceof ApiError && e.status === 404 && chatId !== null && chatId === this.chatId) {
+        // Not (or no longer) a member of the open chat: the events say why; poll them now.
+        this.chatGone = true;
+        next = 0;
+      } else if (e instanceof ApiError && e.status === 410) {
         // A cursor older than what is retained: start over from a fresh one (SPEC §9).
         try {
           this.pos.cursor = (await this.rest.events({})).cursor;

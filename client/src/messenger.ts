@@ -86,6 +86,10 @@ export interface Preset {
 
 type Listener = (s: MessengerState) => void;
 
+/** Closing the open chat because it left the list, without knowing whether it was deleted or
+ * we were removed (the user stream's `chat_removed` does not say). */
+const GONE_NOTICE = 'This chat was deleted, or you were removed from it.';
+
 /** How a failed send is retried: network errors, 5xx and 429 only (a 4xx would fail again),
  * for about two minutes, and at once when the live connection comes back. */
 const SEND_RETRIES = 18;
@@ -261,7 +265,7 @@ export class Messenger {
   private onLive(ev: LiveEvent): void {
     if (this.single) {
       if (ev.type === 'chat_added') {
-        if (!this.deps.accept?.(ev.chat)) return;
+        if (!ev.chat || !this.deps.accept?.(ev.chat)) return;
       } else if ('chat_id' in ev && ev.chat_id !== undefined && !this.holds(ev.chat_id)) {
         return;
       }
@@ -293,7 +297,8 @@ export class Messenger {
         break;
       case 'chat_deleted':
       case 'chat_removed':
-        if (ev.chat_id === open) this.closeChat(ev.type === 'chat_deleted' ? 'This chat was deleted.' : 'You are no longer in this chat.');
+        // The user stream says only `chat_removed`, for a deletion as for a removal.
+        if (ev.chat_id === open) this.closeChat(ev.type === 'chat_deleted' ? 'This chat was deleted.' : GONE_NOTICE);
         break;
       case 'member_removed':
         if (ev.user_id === me && ev.chat_id === open) this.closeChat('You were removed from this chat.');
@@ -396,7 +401,7 @@ export class Messenger {
     } catch (e) {
       if (e instanceof ApiError && (e.status === 404 || e.status === 403)) {
         this.set({ chats: removeChat(this.state.chats, id) });
-        if (this.state.openChatId === id) this.closeChat('You are no longer in this chat.');
+        if (this.state.openChatId === id) this.closeChat(GONE_NOTICE);
       }
     } finally {
       this.detailInFlight.delete(id);

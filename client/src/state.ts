@@ -217,7 +217,8 @@ export function applyChatListEvent(
     case 'chat_removed':
       return { state: removeChat(state, ev.chat_id), needs };
     case 'chat_added':
-      return { state: upsertChat(state, ev.chat), needs };
+      // Replayed after the chat went away, it carries no chat (its chat_removed follows).
+      return ev.chat ? { state: upsertChat(state, ev.chat), needs } : { state, needs };
     case 'resync_required':
     case 'refresh_chats':
       needs.list = true;

@@ -51,7 +51,7 @@ export type TypingEvent = { type: 'typing'; user_id: Id; is_typing: boolean };
  */
 export type LiveEvent =
   | (ChatEvent & { chat_id: Id; cursor?: string })
-  | { type: 'chat_added'; chat: Chat; chat_id?: Id; cursor?: string }
+  | { type: 'chat_added'; chat: Chat | null; chat_id?: Id; cursor?: string }
   | { type: 'chat_removed'; chat_id: Id; cursor?: string }
   | (TypingEvent & { chat_id: Id })
   /** Who is typing in `chat_id` right now (polling answers carry the whole set). */
