@@ -1,8 +1,9 @@
-//! WebSocket fan-out: `r` members of one group chat each hold a socket on
-//! `/messages/api/chats/{id}/ws/`; one of them sends `messages` messages through REST, one
-//! after another (the next POST when the previous one answered). Every socket should receive
-//! every `new_message` exactly once, in `seq` order; each delivery's latency is the time from
-//! the start of its POST to its arrival on that socket.
+//! WebSocket fan-out: `r` members of one group chat each hold a socket — the chat's own
+//! (`/messages/api/chats/{id}/ws/`) or their user stream (`/messages/api/ws/`, issue 12) —;
+//! one of them sends `messages` messages through REST, one after another (the next POST when
+//! the previous one answered). Every socket should receive every `new_message` exactly once,
+//! in `seq` order; each delivery's latency is the time from the start of its POST to its
+//! arrival on that socket.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -24,8 +25,27 @@ const CONNECT_PARALLEL: usize = 16;
 /// duplicates.
 const GRACE: Duration = Duration::from_millis(500);
 
+/// Which sockets the members hold.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Via {
+    /// The chat's socket (its room sends to every socket itself).
+    ChatSockets,
+    /// Each member's user stream (the room calls each member's UserStream object).
+    UserStreams,
+}
+
+impl Via {
+    pub fn label(self) -> &'static str {
+        match self {
+            Via::ChatSockets => "chat sockets",
+            Via::UserStreams => "user streams",
+        }
+    }
+}
+
 /// What one fan-out run measured.
 pub struct FanOut {
+    pub via: Via,
     pub receivers: usize,
     pub connect: Duration,
     pub expected: u64,
@@ -49,6 +69,8 @@ pub struct FanOut {
     pub posts: Vec<(f64, f64)>,
     /// CPU time the worker's processes used from the first send to the last delivery.
     pub cpu: Cpu,
+    /// User-stream objects the room called per message (`Server-Timing: streams`).
+    pub stream_calls: Vec<u32>,
 }
 
 impl FanOut {
@@ -66,6 +88,12 @@ impl FanOut {
         self.cpu.per(self.sent as u64)
     }
 
+    /// Durable Object calls per message: the chat's room, and the user streams it called.
+    pub fn do_calls_per_message(&self) -> f64 {
+        let n = self.stream_calls.len().max(1) as f64;
+        1.0 + self.stream_calls.iter().map(|&c| c as f64).sum::<f64>() / n
+    }
+
     pub fn clean(&self) -> bool {
         self.lost() == 0 && self.duplicates == 0 && self.out_of_order == 0 && self.send_errors == 0
     }
@@ -78,19 +106,25 @@ struct Seen {
     out_of_order: u64,
 }
 
-fn client_id(receivers: usize, i: usize) -> String {
-    format!("fanout-{}-{receivers}-{i}", std::process::id())
+fn prefix(receivers: usize, via: Via) -> String {
+    let via = match via {
+        Via::ChatSockets => "c",
+        Via::UserStreams => "u",
+    };
+    format!("fanout-{}-{via}{receivers}-", std::process::id())
 }
 
 /// Reads one socket until `stop`; counts each message of this run by its client_id.
 async fn listen(
     mut ws: Ws,
+    chat: i64,
     receivers: usize,
+    via: Via,
     messages: usize,
     delivered: Arc<AtomicU64>,
     mut stop: watch::Receiver<bool>,
 ) -> Seen {
-    let prefix = format!("fanout-{}-{receivers}-", std::process::id());
+    let prefix = prefix(receivers, via);
     let mut seen = Seen {
         arrived: vec![None; messages],
         duplicates: 0,
@@ -111,6 +145,10 @@ async fn listen(
         let Ok(v) = serde_json::from_str::<Value>(&text) else {
             continue;
         };
+        // A user stream carries every chat of its user: only the fan-out chat counts.
+        if v.get("chat_id").is_some_and(|c| c.as_i64() != Some(chat)) {
+            continue;
+        }
         if let Some(seq) = v["seq"].as_i64() {
             if last_seq.is_some_and(|l| seq != l + 1) {
                 seen.out_of_order += 1;
@@ -138,8 +176,26 @@ async fn listen(
     seen
 }
 
+/// Durable Object calls per message when no member of the fan-out chat of `receivers` has a
+/// socket open: `messages` sends, each reporting the user streams its room called.
+pub async fn offline_calls(app: &App, receivers: usize, messages: usize) -> f64 {
+    let chat = seed::fanout_chat(receivers);
+    let sender = seed::token(seed::fanout_user(0));
+    let path = format!("/messages/api/chats/{chat}/messages/");
+    let mut calls = 0u32;
+    for i in 0..messages {
+        let body = json!({"content": format!("Nobody is online ({i}).")});
+        let resp = app.post(&path, &sender, body).await;
+        assert_eq!(resp.status, 201, "offline send: {}", resp.body);
+        calls += resp
+            .header("server-timing")
+            .map_or(0, |v| crate::rest::server_timing_streams(&v));
+    }
+    1.0 + calls as f64 / messages.max(1) as f64
+}
+
 /// Opens the sockets of the fan-out chat for `receivers` members (all must succeed).
-async fn connect_all(app: &App, receivers: usize) -> Vec<Ws> {
+async fn connect_all(app: &App, receivers: usize, via: Via) -> Vec<Ws> {
     let chat = seed::fanout_chat(receivers);
     let gate = Arc::new(Semaphore::new(CONNECT_PARALLEL));
     let mut tasks = Vec::new();
@@ -148,7 +204,19 @@ async fn connect_all(app: &App, receivers: usize) -> Vec<Ws> {
         tasks.push(tokio::spawn(async move {
             let _permit = gate.acquire().await.expect("semaphore");
             let token = seed::token(seed::fanout_user(k));
-            tokio::time::timeout(Duration::from_secs(30), app.ws(chat, &token, ""))
+            let open = async {
+                match via {
+                    Via::ChatSockets => app.ws(chat, &token, "").await,
+                    Via::UserStreams => app
+                        .ws_with(
+                            "/messages/api/ws/",
+                            &[("Authorization", format!("Bearer {token}"))],
+                        )
+                        .await
+                        .unwrap_or_else(|e| panic!("user stream {k} refused: {e:?}")),
+                }
+            };
+            tokio::time::timeout(Duration::from_secs(30), open)
                 .await
                 .unwrap_or_else(|_| panic!("socket {k} of chat {chat} not open within 30 s"))
         }));
@@ -168,9 +236,11 @@ pub async fn run(
     receivers: usize,
     messages: usize,
     timeout: Duration,
+    via: Via,
 ) -> FanOut {
     let t0 = Instant::now();
-    let sockets = connect_all(app, receivers).await;
+    let sockets = connect_all(app, receivers, via).await;
+    let chat = seed::fanout_chat(receivers);
     let connect = t0.elapsed();
 
     let delivered = Arc::new(AtomicU64::new(0));
@@ -180,7 +250,9 @@ pub async fn run(
         .map(|ws| {
             tokio::spawn(listen(
                 ws,
+                chat,
                 receivers,
+                via,
                 messages,
                 delivered.clone(),
                 stop_rx.clone(),
@@ -188,7 +260,6 @@ pub async fn run(
         })
         .collect();
 
-    let chat = seed::fanout_chat(receivers);
     let sender = seed::token(seed::fanout_user(0));
     let path = format!("/messages/api/chats/{chat}/messages/");
     let cpu = Cpu::now(port);
@@ -197,6 +268,7 @@ pub async fn run(
     let mut sent_at = Vec::with_capacity(messages);
     let mut post_latency = Samples::default();
     let mut posts = Vec::with_capacity(messages);
+    let mut stream_calls = Vec::with_capacity(messages);
     let mut send_errors = 0;
     for i in 0..messages {
         if Instant::now() >= deadline {
@@ -205,7 +277,7 @@ pub async fn run(
         }
         let body = json!({
             "content": format!("Fan-out message {i} to {receivers} members."),
-            "client_id": client_id(receivers, i),
+            "client_id": format!("{}{i}", prefix(receivers, via)),
         });
         let at = Instant::now();
         sent_at.push(at);
@@ -216,6 +288,10 @@ pub async fn run(
             .and_then(|v| crate::rest::server_timing(&v))
             .map_or(f64::NAN, |(_, ms)| ms);
         posts.push((at.elapsed().as_secs_f64() * 1000.0, d1_ms));
+        stream_calls.push(
+            resp.header("server-timing")
+                .map_or(0, |v| crate::rest::server_timing_streams(&v)),
+        );
         if resp.status != 201 {
             eprintln!("fan-out send {i} answered {}: {}", resp.status, resp.body);
             send_errors += 1;
@@ -231,6 +307,8 @@ pub async fn run(
     let _ = stop_tx.send(true);
 
     let mut out = FanOut {
+        via,
+        stream_calls,
         receivers,
         connect,
         expected,

@@ -105,7 +105,7 @@ fn load_average() -> String {
 }
 
 /// The REST phases; the first is the reference every ratio is taken against.
-fn endpoints() -> Vec<Endpoint> {
+fn endpoints(poll_cursor: &str) -> Vec<Endpoint> {
     let token = Some(seed::token(seed::READER));
     let chat = seed::BIG_CHAT;
     let get = |label, path: String| Endpoint {
@@ -135,6 +135,11 @@ fn endpoints() -> Vec<Endpoint> {
         get(
             "GET /messages/api/chats/{id}/messages/",
             format!("/messages/api/chats/{chat}/messages/"),
+        ),
+        // A user-stream poll with nothing new (a client polling every 3 s, issue 12).
+        get(
+            "GET /messages/api/events/?after=<now>",
+            format!("/messages/api/events/?after={poll_cursor}"),
         ),
         Endpoint {
             method: Method::POST,
@@ -211,8 +216,15 @@ async fn main() {
         .build()
         .expect("http client");
     check_pages(&app).await;
+    let cursor = app
+        .get("/messages/api/events/", &seed::token(seed::READER))
+        .await
+        .body["cursor"]
+        .as_str()
+        .expect("a stream cursor")
+        .to_string();
 
-    let eps = endpoints();
+    let eps = endpoints(&cursor);
     let mut results: Vec<Measured> = eps.iter().map(|_| Measured::default()).collect();
     for ep in &eps {
         rest::warm_up(&app.http, &app.base, worker.port, ep).await;
@@ -234,15 +246,25 @@ async fn main() {
         }
     }
 
+    // Durable Object calls per message with nobody online: the room's only.
+    let offline_calls = match cfg.receivers.first() {
+        Some(&r) => Some(fanout::offline_calls(&app, r, 20).await),
+        None => None,
+    };
     let mut runs = Vec::new();
     for &r in &cfg.receivers {
-        eprintln!(
-            "bench: fan-out to {r} sockets, {} messages ...",
-            cfg.messages
-        );
-        runs.push(fanout::run(&app, worker.port, r, cfg.messages, cfg.fanout_timeout).await);
-        // Let the room process the closing sockets before the next phase.
-        tokio::time::sleep(Duration::from_secs(2)).await;
+        for via in [fanout::Via::ChatSockets, fanout::Via::UserStreams] {
+            eprintln!(
+                "bench: fan-out to {r} {}, {} messages ...",
+                via.label(),
+                cfg.messages
+            );
+            runs.push(
+                fanout::run(&app, worker.port, r, cfg.messages, cfg.fanout_timeout, via).await,
+            );
+            // Let the room (and the streams) process the closing sockets before the next phase.
+            tokio::time::sleep(Duration::from_secs(2)).await;
+        }
     }
 
     if cfg.rounds > 0 {
@@ -252,6 +274,11 @@ async fn main() {
     }
     if !runs.is_empty() {
         report::fanout(cfg.messages, &mut runs);
+    }
+    if let Some(calls) = offline_calls {
+        println!(
+            "\nDurable Object calls per message with no member online: {calls:.1} (the chat's room)"
+        );
     }
     report::bundle(&b);
     println!("\nload average at end {}", load_average());

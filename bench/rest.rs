@@ -65,6 +65,14 @@ impl Measured {
     }
 }
 
+/// `streams;desc="100"` → 100 (absent: 0): user-stream objects a write's room called.
+pub fn server_timing_streams(v: &str) -> u32 {
+    v.split(',')
+        .find_map(|m| m.trim().strip_prefix("streams;desc="))
+        .and_then(|n| n.trim_matches('"').parse().ok())
+        .unwrap_or(0)
+}
+
 /// `d1;desc="2";dur=3.1` → (2, 3.1).
 pub fn server_timing(v: &str) -> Option<(f64, f64)> {
     let d1 = v.split(',').find(|m| m.trim().starts_with("d1"))?;

@@ -57,10 +57,14 @@ async fn fetch(req: Request, env: Env, ctx: Context) -> worker::Result<Response>
     if let Some(cost) = cost {
         // Sequential D1 round trips and their total time; rows read plus written, as D1
         // reports them.
-        let timing = format!(
+        let mut timing = format!(
             "d1;desc=\"{}\";dur={:.1}, d1rows;desc=\"{}\"",
             cost.trips, cost.millis, cost.rows
         );
+        // User-stream objects a write's room called (one per member with a stream open).
+        if cost.streams > 0 {
+            timing.push_str(&format!(", streams;desc=\"{}\"", cost.streams));
+        }
         let _ = resp.headers().set("Server-Timing", &timing);
     }
     Ok(resp)

@@ -140,6 +140,9 @@ settings! {
     max_sockets_per_user: u32 = "MAX_SOCKETS_PER_USER", 10, 1..=1_000;
     /// `Server-Timing` on every answer, refusals included (off: authenticated answers only).
     server_timing_always: bool = "SERVER_TIMING_ALWAYS", false;
+    /// Durable Objects that hold the user streams' sockets, users spread over them by id: a
+    /// chat's event reaches its online members in at most this many calls.
+    stream_hubs: u32 = "STREAM_HUBS", 16, 1..=4096;
     /// What the web UI and widgets use for live updates: `websocket` or `polling` (SPEC §9).
     transport: Transport = "TRANSPORT", Transport::WebSocket;
     /// How often a polling client asks `GET /events/`, in milliseconds.

@@ -26,6 +26,67 @@ pub enum Push {
     CatchUp,
 }
 
+/// A batch's pushes for the users of one stream hub: its events once, and per user what they
+/// get (event indices and catch-ups), so an event going to many users travels once.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct HubPush {
+    pub events: Vec<Push>,
+    pub users: Vec<(i64, Vec<Item>)>,
+}
+
+/// One user's item of a `HubPush`.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub enum Item {
+    /// `events[i]`.
+    Event(u32),
+    CatchUp,
+}
+
+impl HubPush {
+    /// `user_id`'s pushes, in order.
+    pub fn of(&self, items: &[Item]) -> Vec<Push> {
+        items
+            .iter()
+            .filter_map(|i| match i {
+                Item::Event(n) => self.events.get(*n as usize).cloned(),
+                Item::CatchUp => Some(Push::CatchUp),
+            })
+            .collect()
+    }
+}
+
+/// Groups a plan by hub (`user_id % hubs`).
+pub fn by_hub(plan: BTreeMap<i64, Vec<Push>>, hubs: u32) -> BTreeMap<u32, HubPush> {
+    let mut out: BTreeMap<u32, HubPush> = BTreeMap::new();
+    for (user_id, pushes) in plan {
+        let hub = out.entry(hub_of(user_id, hubs)).or_default();
+        let items = pushes
+            .into_iter()
+            .map(|p| match p {
+                Push::CatchUp => Item::CatchUp,
+                Push::Event { gid, .. } => {
+                    let at = hub
+                        .events
+                        .iter()
+                        .position(|e| matches!(e, Push::Event { gid: g, .. } if *g == gid));
+                    let at = at.unwrap_or_else(|| {
+                        hub.events.push(p);
+                        hub.events.len() - 1
+                    });
+                    Item::Event(at as u32)
+                }
+            })
+            .collect();
+        hub.users.push((user_id, items));
+    }
+    out
+}
+
+/// The stream hub of `user_id`.
+pub fn hub_of(user_id: i64, hubs: u32) -> u32 {
+    user_id.rem_euclid(hubs.max(1) as i64) as u32
+}
+
 /// What one write of the batch did to whom.
 pub struct Change<'a> {
     pub events: &'a [Published],
@@ -164,6 +225,29 @@ mod tests {
         }];
         assert!(plan_is_empty(&[change(&unlogged, &[], &[])]));
         assert!(plan_is_empty(&[]), "nobody online, nothing to do");
+    }
+
+    #[test]
+    fn hubs_carry_each_event_once_and_each_users_items_in_order() {
+        let (a, b) = ([ev(1, 10)], [ev(2, 11)]);
+        let p = plan(
+            7,
+            &[1, 2, 5],
+            &[change(&a, &[], &[]), change(&b, &[], &[2])],
+        );
+        let hubs = by_hub(p.clone(), 4);
+        assert_eq!(
+            hubs.len(),
+            2,
+            "users 1 and 5 share hub 1, user 2 is in hub 2"
+        );
+        let one = &hubs[&1];
+        assert_eq!(one.events.len(), 2, "events once per hub");
+        for (user, items) in &one.users {
+            assert_eq!(one.of(items), p[user]);
+        }
+        assert_eq!(hubs[&2].of(&hubs[&2].users[0].1), p[&2]);
+        assert_eq!(hub_of(-3, 4), 1);
     }
 
     fn plan_is_empty(changes: &[Change]) -> bool {

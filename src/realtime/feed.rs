@@ -1,12 +1,13 @@
-//! `LiveFeed`: what the UserStream Durable Object (one per user) does — holds the user's
-//! stream sockets, delivers the events chat rooms push in each chat's order, reads from D1
-//! whatever a push cannot be placed after (a resume, a gap, a membership change), and keeps
-//! the user's presence row while sockets are open (docs/realtime.md, "The user stream").
+//! `LiveFeed`: what a UserStream Durable Object (a hub: the users whose id is its number
+//! modulo `STREAM_HUBS`) does — holds its users' stream sockets, delivers the events chat
+//! rooms push in each chat's order, reads from D1 whatever a push cannot be placed after (a
+//! resume, a gap, a membership change), and keeps each user's presence row while they have a
+//! socket open (docs/realtime.md, "The user stream").
 //!
 //! Each socket has its own position (`Cursor`): sockets resume from different places. While a
 //! socket reads from D1, pushes for it wait in its buffer and are placed after the read.
 
-use std::cell::{Cell, RefCell};
+use std::cell::RefCell;
 use std::collections::BTreeMap;
 
 use serde_json::{json, Value};
@@ -44,8 +45,8 @@ pub struct LiveFeed {
     env: Env,
     /// `None` until read from the runtime's sockets (again after hibernation).
     socks: RefCell<Option<BTreeMap<u32, Sock>>>,
-    /// Until when the presence row is known to last (0: unknown, write it).
-    present_until: Cell<i64>,
+    /// Per user, until when their presence row is known to last (absent: write it).
+    present_until: RefCell<BTreeMap<i64, i64>>,
 }
 
 impl LiveFeed {
@@ -54,7 +55,7 @@ impl LiveFeed {
             state,
             env,
             socks: RefCell::new(None),
-            present_until: Cell::new(0),
+            present_until: RefCell::new(BTreeMap::new()),
         }
     }
 
@@ -100,12 +101,23 @@ impl LiveFeed {
             .map_or(Vec::new(), |s| s.keys().copied().collect())
     }
 
+    /// The sockets of `user_id`.
+    fn keys_of(&self, user_id: i64) -> Vec<u32> {
+        self.load();
+        self.socks.borrow().as_ref().map_or(Vec::new(), |s| {
+            s.iter()
+                .filter(|(_, s)| s.info.user_id == user_id)
+                .map(|(k, _)| *k)
+                .collect()
+        })
+    }
+
     /// Accepts a socket the worker authenticated: reads what it missed after `after` (or
     /// starts at the newest event), then places what was pushed meanwhile.
     pub async fn open(&self, c: StreamConnect) -> Result<Response> {
         self.load();
         let max = Settings::from_env(&self.env).max_sockets_per_user as usize;
-        if self.keys().len() >= max {
+        if self.keys_of(c.user_id).len() >= max {
             return Response::error("Too many sockets.", 429);
         }
         let db = match self.db() {
@@ -149,7 +161,7 @@ impl LiveFeed {
         if let Some(socks) = self.socks.borrow_mut().as_mut() {
             socks.insert(key, sock);
         }
-        self.keep_present(c.user_id).await;
+        self.keep_present(&[c.user_id]).await;
         if resuming {
             self.catch_up(key).await;
         } else {
@@ -159,24 +171,44 @@ impl LiveFeed {
     }
 
     /// A call from the worker or a chat room.
-    pub async fn call(&self, user_id: i64, op: StreamOp) {
+    pub async fn call(&self, op: StreamOp) {
         self.load();
         match op {
-            StreamOp::Push { items } => {
-                if self.keys().is_empty() {
-                    // A presence row outlived its sockets (a crash): nobody to push to.
-                    self.gone(user_id).await;
-                    return;
+            StreamOp::Push { batches } => {
+                let mut touched = Vec::new();
+                let mut absent = Vec::new();
+                for batch in &batches {
+                    for (user_id, items) in &batch.users {
+                        let keys = self.keys_of(*user_id);
+                        if keys.is_empty() {
+                            // A presence row outlived its sockets (a crash): nobody to push to.
+                            absent.push(*user_id);
+                        }
+                        let pushes = batch.of(items);
+                        for key in keys {
+                            self.with(key, |s| s.buffer.extend(pushes.iter().cloned()));
+                            if !touched.contains(&key) {
+                                touched.push(key);
+                            }
+                        }
+                    }
                 }
-                for key in self.keys() {
-                    self.with(key, |s| s.buffer.extend(items.iter().cloned()));
+                for key in touched {
                     if !self.with(key, |s| s.catching).unwrap_or(true) {
                         self.drain(key).await;
                     }
                 }
+                absent.sort_unstable();
+                absent.dedup();
+                for user_id in absent {
+                    self.gone(user_id).await;
+                }
             }
-            StreamOp::SignOut { token_hash } => {
-                for key in self.keys() {
+            StreamOp::SignOut {
+                user_id,
+                token_hash,
+            } => {
+                for key in self.keys_of(user_id) {
                     let ended = self.with(key, |s| {
                         token_hash.as_ref().is_none_or(|t| *t == s.info.token_hash)
                     });
@@ -184,7 +216,7 @@ impl LiveFeed {
                         self.close(key, "Session ended.");
                     }
                 }
-                if self.keys().is_empty() {
+                if self.keys_of(user_id).is_empty() {
                     self.gone(user_id).await;
                 }
             }
@@ -344,7 +376,7 @@ impl LiveFeed {
             .flatten();
         if let Some(info) = info {
             self.forget(info.key);
-            if self.keys().is_empty() {
+            if self.keys_of(info.user_id).is_empty() {
                 self.gone(info.user_id).await;
             }
         }
@@ -364,42 +396,54 @@ impl LiveFeed {
         let _ = ws.send_with_str(answer.to_string());
     }
 
-    /// Renews the presence row and closes sockets whose session ended.
+    /// Renews the presence rows and closes sockets whose session ended.
     pub async fn alarm(&self) {
         self.load();
         let now = time::now_ms();
-        let mut user = None;
+        let mut users = Vec::new();
         for key in self.keys() {
             match self.with(key, |s| (s.info.expires_at <= now, s.info.user_id)) {
-                Some((true, _)) => self.close(key, "Session ended."),
-                Some((false, id)) => user = Some(id),
+                Some((true, user_id)) => {
+                    self.close(key, "Session ended.");
+                    if self.keys_of(user_id).is_empty() {
+                        self.gone(user_id).await;
+                    }
+                }
+                Some((false, user_id)) => users.push(user_id),
                 None => {}
             }
         }
-        match user {
-            Some(id) => {
-                self.present_until.set(0);
-                self.keep_present(id).await;
-            }
-            None => {
-                // The last socket's user is unknown here; the next push or connect cleans up.
-                self.present_until.set(0);
-            }
-        }
+        users.sort_unstable();
+        users.dedup();
+        self.keep_present(&users).await;
     }
 
-    /// Writes the presence row when it is unknown or due for renewal, and sets the alarm to
-    /// renew it (or to close the first socket whose session ends).
-    async fn keep_present(&self, user_id: i64) {
+    /// Writes the presence rows of `users` that are unknown or due for renewal (one round
+    /// trip), and sets the alarm to renew them (or to close the first socket whose session
+    /// ends).
+    async fn keep_present(&self, users: &[i64]) {
         let now = time::now_ms();
-        if self.present_until.get() - now < RENEW_MS {
+        let due: Vec<i64> = {
+            let known = self.present_until.borrow();
+            users
+                .iter()
+                .copied()
+                .filter(|u| known.get(u).is_none_or(|until| until - now < RENEW_MS))
+                .collect()
+        };
+        if !due.is_empty() {
             let until = now + PRESENCE_MS;
             let written = match self.db() {
-                Ok(db) => stream::present(&db, user_id, &time::iso_from_ms(until)).await,
+                Ok(db) => stream::present(&db, &due, &time::iso_from_ms(until)).await,
                 Err(e) => Err(e),
             };
             match written {
-                Ok(()) => self.present_until.set(until),
+                Ok(()) => {
+                    let mut known = self.present_until.borrow_mut();
+                    for u in due {
+                        known.insert(u, until);
+                    }
+                }
                 Err(e) => worker::console_error!("presence not written: {e:?}"),
             }
         }
@@ -408,16 +452,29 @@ impl LiveFeed {
             .borrow()
             .as_ref()
             .and_then(|s| s.values().map(|s| s.info.expires_at).min());
-        let renew_at = self.present_until.get() - RENEW_MS;
-        let at = first_expiry.map_or(renew_at, |e| e.min(renew_at));
-        if let Err(e) = self.state.storage().set_alarm((at - now).max(1_000)).await {
+        let Some(first_expiry) = first_expiry else {
+            return;
+        };
+        let renew_at = self
+            .present_until
+            .borrow()
+            .values()
+            .min()
+            .map_or(now, |u| u - RENEW_MS);
+        let at = first_expiry.min(renew_at);
+        if let Err(e) = self
+            .state
+            .storage()
+            .set_alarm((at - now).clamp(1_000, RENEW_MS))
+            .await
+        {
             worker::console_error!("alarm not set: {e:?}");
         }
     }
 
     /// The user has no socket here any more: their presence row goes.
     async fn gone(&self, user_id: i64) {
-        self.present_until.set(0);
+        self.present_until.borrow_mut().remove(&user_id);
         if let Ok(db) = self.db() {
             if let Err(e) = stream::absent(&db, user_id).await {
                 worker::console_error!("presence not removed: {e:?}");

@@ -17,7 +17,7 @@ use futures_channel::oneshot;
 use serde_json::{json, Value};
 use worker::{Env, Response, Result, State, WebSocket, WebSocketPair};
 
-use super::fanout::{self, Push};
+use super::fanout::{self, HubPush, Push};
 use super::protocol::{
     self as p, ClientFrame, Connect, RoomCall, RoomOp, SocketInfo, StreamCall, StreamOp, WriteReply,
 };
@@ -66,8 +66,8 @@ pub struct LiveChat {
     /// Whether this instance has read the log's head (its first batch does).
     head_read: Cell<bool>,
     queue: RefCell<Vec<Queued>>,
-    /// Pushes waiting for each user stream being called (fanout.rs).
-    outbox: Rc<RefCell<BTreeMap<i64, Vec<Push>>>>,
+    /// Pushes waiting for each stream hub being called (fanout.rs).
+    outbox: Rc<RefCell<BTreeMap<u32, Vec<HubPush>>>>,
 }
 
 impl LiveChat {
@@ -151,7 +151,9 @@ impl LiveChat {
             match self
                 .state
                 .storage()
-                .set_alarm((at - time::now_ms()).max(1))
+                // A session may end in centuries (the runtime refuses alarms past 2189): a day
+                // at most, the alarm then looks again.
+                .set_alarm((at - time::now_ms()).clamp(1, 24 * 3600 * 1000))
                 .await
             {
                 Ok(()) => self.room.borrow_mut().alarm_set(Some(at)),
@@ -302,7 +304,7 @@ impl LiveChat {
             self.catch_up_to(&db, res.first(head).ok().flatten()).await;
             self.head_read.set(true);
         }
-        let cost = db.cost();
+        let mut cost = db.cost();
         let dones: Vec<Done> = planned
             .into_iter()
             .map(|p| match p {
@@ -319,7 +321,8 @@ impl LiveChat {
         };
         if !online.is_empty() {
             let changes: Vec<fanout::Change> = dones.iter().map(change).collect();
-            self.push_streams(fanout::plan(chat_id, &online, &changes));
+            let plan = fanout::plan(chat_id, &online, &changes);
+            cost.streams = self.push_streams(plan) as u32;
         }
         let replies = dones
             .into_iter()
@@ -332,40 +335,43 @@ impl LiveChat {
         replies
     }
 
-    /// Hands user streams their pushes: one call per stream at a time, in order (a stream
+    /// Hands the stream hubs their pushes: one call per hub at a time, in order (a stream
     /// relies on each chat's events arriving in seq order); what queues meanwhile goes in the
-    /// next call.
-    fn push_streams(&self, plan: BTreeMap<i64, Vec<Push>>) {
-        for (user_id, items) in plan {
+    /// next call. The number of calls made for this batch.
+    fn push_streams(&self, plan: BTreeMap<i64, Vec<Push>>) -> usize {
+        let hubs = fanout::by_hub(plan, Settings::from_env(&self.env).stream_hubs);
+        let calls = hubs.len();
+        for (hub, push) in hubs {
             let start = {
                 let mut outbox = self.outbox.borrow_mut();
-                let idle = !outbox.contains_key(&user_id);
-                outbox.entry(user_id).or_default().extend(items);
+                let idle = !outbox.contains_key(&hub);
+                outbox.entry(hub).or_default().push(push);
                 idle
             };
             if start {
                 let (env, outbox) = (self.env.clone(), self.outbox.clone());
                 wasm_bindgen_futures::spawn_local(async move {
                     loop {
-                        let items = match outbox.borrow_mut().get_mut(&user_id) {
+                        let batches = match outbox.borrow_mut().get_mut(&hub) {
                             Some(q) => std::mem::take(q),
                             None => return,
                         };
-                        if items.is_empty() {
-                            outbox.borrow_mut().remove(&user_id);
+                        if batches.is_empty() {
+                            outbox.borrow_mut().remove(&hub);
                             return;
                         }
                         let call = StreamCall {
-                            user_id,
-                            op: StreamOp::Push { items },
+                            hub,
+                            op: StreamOp::Push { batches },
                         };
                         if let Err(e) = super::call_stream(&env, &call).await {
-                            worker::console_error!("user stream {user_id} missed a push: {e:?}");
+                            worker::console_error!("stream hub {hub} missed a push: {e:?}");
                         }
                     }
                 });
             }
         }
+        calls
     }
 
     /// Before a batch's events go out: the events committed before it that this room did not

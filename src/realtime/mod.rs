@@ -27,6 +27,7 @@ use crate::auth;
 use crate::cursor::Cursor;
 use crate::error::{ApiError, ApiResult};
 use crate::http::{self, Cx};
+use crate::settings::Settings;
 use crate::storage::users;
 use crate::time;
 use crate::writes::Write;
@@ -58,23 +59,27 @@ async fn call_room(env: &Env, call: &RoomCall) -> ApiResult<Response> {
     }
 }
 
-/// The user's stream object (one Durable Object per user).
-fn stream_of(env: &Env, user_id: i64) -> ApiResult<Stub> {
+/// A stream hub: the Durable Object holding the user streams of the users whose id is `hub`
+/// modulo `STREAM_HUBS`.
+fn hub(env: &Env, hub: u32) -> ApiResult<Stub> {
     Ok(env
         .durable_object("USER_STREAMS")?
-        .id_from_name(&user_id.to_string())?
+        .id_from_name(&format!("hub-{hub}"))?
         .get_stub()?)
 }
 
-/// Sends one call to a user's stream object.
+/// The hub of `user_id`.
+fn hub_of(env: &Env, user_id: i64) -> u32 {
+    fanout::hub_of(user_id, Settings::from_env(env).stream_hubs)
+}
+
+/// Sends one call to a stream hub.
 async fn call_stream(env: &Env, call: &StreamCall) -> ApiResult<()> {
     let mut init = RequestInit::new();
     init.with_method(Method::Post)
         .with_body(Some(JsValue::from_str(&serde_json::to_string(call)?)));
     let req = Request::new_with_init("https://stream/call", &init)?;
-    let resp = stream_of(env, call.user_id)?
-        .fetch_with_request(req)
-        .await?;
+    let resp = hub(env, call.hub)?.fetch_with_request(req).await?;
     match resp.status_code() {
         200..=299 => Ok(()),
         s => Err(ApiError::Internal(format!("user stream answered {s}"))),
@@ -84,15 +89,20 @@ async fn call_stream(env: &Env, call: &StreamCall) -> ApiResult<()> {
 /// Tells the streams of `user_ids` (users with a stream open, made members of a new chat) to
 /// read their `chat_added` from D1.
 pub async fn catch_up_streams(cx: &Cx, user_ids: &[i64]) {
-    let calls = user_ids.iter().map(|&user_id| async move {
+    let plan = user_ids
+        .iter()
+        .map(|&u| (u, vec![fanout::Push::CatchUp]))
+        .collect();
+    let hubs = fanout::by_hub(plan, cx.settings.stream_hubs);
+    let calls = hubs.into_iter().map(|(hub, push)| async move {
         let call = StreamCall {
-            user_id,
+            hub,
             op: StreamOp::Push {
-                items: vec![fanout::Push::CatchUp],
+                batches: vec![push],
             },
         };
         if let Err(e) = call_stream(&cx.env, &call).await {
-            worker::console_error!("user stream {user_id} missed a new chat: {e:?}");
+            worker::console_error!("stream hub {hub} missed a new chat: {e:?}");
         }
     });
     futures_util::future::join_all(calls).await;
@@ -128,8 +138,9 @@ pub async fn write(cx: &Cx, chat_id: i64, write: Write) -> ApiResult<Response> {
 pub async fn sign_out(cx: &Cx, user_id: i64, token_hash: Option<&str>, chats: &[i64]) {
     if chats.contains(&users::STREAM_SOCKETS) {
         let call = StreamCall {
-            user_id,
+            hub: hub_of(&cx.env, user_id),
             op: StreamOp::SignOut {
+                user_id,
                 token_hash: token_hash.map(str::to_string),
             },
         };
@@ -254,7 +265,7 @@ pub async fn connect_stream(cx: &Cx) -> ApiResult<Response> {
     let mut init = RequestInit::new();
     init.with_method(Method::Get).with_headers(headers);
     let req = Request::new_with_init("https://stream/connect", &init)?;
-    let resp = stream_of(&cx.env, caller.user.id)?
+    let resp = hub(&cx.env, hub_of(&cx.env, caller.user.id))?
         .fetch_with_request(req)
         .await?;
     match resp.status_code() {

@@ -141,10 +141,11 @@ pub struct Connect {
 /// The header carrying `Connect` as JSON (an upgrade request has no body).
 pub const CONNECT_HEADER: &str = "x-room-connect";
 
-/// What the worker and chat rooms ask of a user's stream object (`POST https://stream/call`).
+/// What the worker and chat rooms ask of a stream hub (`POST https://stream/call`).
 #[derive(Debug, Serialize, Deserialize)]
 pub struct StreamCall {
-    pub user_id: i64,
+    /// The hub (`user_id % STREAM_HUBS`).
+    pub hub: u32,
     #[serde(flatten)]
     pub op: StreamOp,
 }
@@ -152,10 +153,16 @@ pub struct StreamCall {
 #[derive(Debug, Serialize, Deserialize)]
 #[serde(tag = "op", rename_all = "snake_case")]
 pub enum StreamOp {
-    /// From a chat room, after a commit: events and catch-up requests, in order.
-    Push { items: Vec<super::fanout::Push> },
-    /// Close the sockets of session `token_hash` (`None`: of every session).
-    SignOut { token_hash: Option<String> },
+    /// From a chat room, after commits: per batch, its events and what each of the hub's
+    /// users gets, in order.
+    Push {
+        batches: Vec<super::fanout::HubPush>,
+    },
+    /// Close `user_id`'s sockets of session `token_hash` (`None`: of every session).
+    SignOut {
+        user_id: i64,
+        token_hash: Option<String>,
+    },
 }
 
 /// A user-stream socket the worker authenticated (`GET https://stream/connect`).

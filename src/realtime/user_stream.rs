@@ -36,7 +36,7 @@ impl DurableObject for UserStream {
             }
             "/call" => match serde_json::from_str::<StreamCall>(&req.text().await?) {
                 Ok(call) => {
-                    self.feed.call(call.user_id, call.op).await;
+                    self.feed.call(call.op).await;
                     Response::ok("")
                 }
                 Err(_) => Response::error("Bad stream call.", 400),

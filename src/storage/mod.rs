@@ -106,6 +106,9 @@ pub struct Cost {
     pub millis: f64,
     /// Rows read plus rows written, as D1 reports them in each result's metadata.
     pub rows: u64,
+    /// Not D1: the user-stream Durable Objects a chat room called for the write's batch.
+    #[serde(default)]
+    pub streams: u32,
 }
 
 impl std::ops::Add for Cost {
@@ -115,6 +118,7 @@ impl std::ops::Add for Cost {
             trips: self.trips + o.trips,
             millis: self.millis + o.millis,
             rows: self.rows + o.rows,
+            streams: self.streams + o.streams,
         }
     }
 }

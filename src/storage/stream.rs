@@ -234,14 +234,15 @@ pub async fn head_now(db: &Db) -> ApiResult<i64> {
     Ok(row.map_or(0, |h| h.head))
 }
 
-/// Marks `user_id` as having a stream open until `expires_at` (their UserStream object
-/// renews it while sockets are open).
-pub async fn present(db: &Db, user_id: i64, expires_at: &str) -> ApiResult<()> {
+/// Marks `user_ids` as having a stream open until `expires_at` (their stream hub renews it
+/// while they have sockets open).
+pub async fn present(db: &Db, user_ids: &[i64], expires_at: &str) -> ApiResult<()> {
     let mut b = Batch::new(db);
     b.exec(
-        "INSERT INTO stream_presence (user_id, expires_at) VALUES (?1, ?2)
+        "INSERT INTO stream_presence (user_id, expires_at)
+         SELECT value, ?2 FROM json_each(?1) WHERE true
          ON CONFLICT (user_id) DO UPDATE SET expires_at = excluded.expires_at",
-        args![user_id, expires_at],
+        args![serde_json::to_string(user_ids)?, expires_at],
     )?;
     b.run().await?;
     Ok(())
