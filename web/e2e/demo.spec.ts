@@ -13,6 +13,8 @@ test('the demo site: people for members only, person and room pages, no inline s
     if (m.type() === 'error' && /Content Security Policy/i.test(m.text())) violations.push(m.text());
   });
 
+  const asked: string[] = [];
+  a.on('request', (r) => r.url().includes('/messages/api/') && asked.push(new URL(r.url()).pathname));
   const resp = await a.goto('/messages/demo/');
   const h = resp!.headers();
   expect(h['content-security-policy']).toContain("script-src 'self';");
@@ -21,6 +23,10 @@ test('the demo site: people for members only, person and room pages, no inline s
   await expect(a.locator('.person-card', { hasText: bob.username })).toBeVisible();
   await expect(a.locator('.person-card', { hasText: ann.username })).toContainText('you');
   await expect(a.getByRole('link', { name: 'your messages' })).toHaveAttribute('href', '/messages/');
+  // A page without widgets asks the API nothing (embed.js waits for EdgeMessaging.mount()).
+  await a.waitForFunction(() => 'EdgeMessaging' in window);
+  await a.waitForLoadState('networkidle');
+  expect(asked).toEqual([]);
   await a.locator('.content-card').first().click();
   await expect(a).toHaveURL(/\/messages\/demo\/rooms\/launch-video\/$/);
   await expect(a.locator('[data-messaging-room="launch-video"]')).toHaveAttribute('data-title', /Launch video/);

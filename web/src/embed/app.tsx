@@ -36,6 +36,10 @@ const MAX_KEY = 200;
 let mounted: Mounted[] = [];
 let ctx: WidgetContext | null = null;
 let generation = 0;
+/** A page without widgets asks the server nothing until `mount()` finds some. */
+let deferred: BootOptions | null = null;
+
+const HOSTS = '[data-messaging-dm], [data-messaging-room]';
 
 const visible = () => document.visibilityState === 'visible';
 
@@ -48,6 +52,12 @@ document.addEventListener('visibilitychange', () => {
 export async function boot(options: BootOptions): Promise<void> {
   const mine = ++generation;
   unmountAll();
+  ctx = null;
+  deferred = null;
+  if (!document.querySelector(HOSTS)) {
+    deferred = options;
+    return;
+  }
   const sameOrigin = options.base === location.origin;
   const rest = createRest({ baseUrl: sameOrigin ? '' : options.base, token: options.token ?? undefined });
   let me: UserWithEmail | null;
@@ -72,7 +82,10 @@ export async function boot(options: BootOptions): Promise<void> {
 /** Mounts widgets on host elements that have none yet (a page that adds some later calls
  * `EdgeMessaging.mount()`). */
 export function mount(): void {
-  if (!ctx) return;
+  if (!ctx) {
+    if (deferred && document.querySelector(HOSTS)) void boot(deferred);
+    return;
+  }
   const c = ctx;
   const theme = (el: HTMLElement, container: HTMLElement) => {
     const t = el.dataset.theme;
