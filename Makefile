@@ -98,8 +98,16 @@ build/worker/shim.mjs: $(SOURCES)
 dev: tools build schema-local
 	exec $(WRANGLER) dev --local --ip 127.0.0.1 --port $(PORT) --persist-to $(STATE) --show-interactive-dev-session=false
 
+## schema-local: a new local database gets schema.sql; an existing one (an older checkout's)
+## is upgraded with the migrations it has not had, as a deployed database is.
 schema-local: tools
-	$(WRANGLER) d1 execute DB --local --persist-to $(STATE) --file schema.sql > /dev/null
+	@if [ -d $(STATE)/v3/d1 ]; then \
+	  echo "schema: upgrading the local database in $(STATE)/ (wrangler d1 migrations apply)"; \
+	  CI=true $(WRANGLER) d1 migrations apply DB --local --persist-to $(STATE) > $(STATE)/migrations.log 2>&1 \
+	    || { cat $(STATE)/migrations.log; exit 1; }; \
+	else \
+	  $(WRANGLER) d1 execute DB --local --persist-to $(STATE) --file schema.sql > /dev/null; \
+	fi
 
 ## test: everything CI runs, then a check that the run changed nothing `git status` shows (what
 ## was already uncommitted is compared before and after, so work in progress is fine).

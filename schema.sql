@@ -13,7 +13,7 @@ CREATE TABLE IF NOT EXISTS schema_meta (
     id      INTEGER PRIMARY KEY CHECK (id = 1),  -- a single row
     version INTEGER NOT NULL
 );
-INSERT OR IGNORE INTO schema_meta (id, version) VALUES (1, 5);
+INSERT OR IGNORE INTO schema_meta (id, version) VALUES (1, 6);
 
 -- People. Compatible with Django's auth_user so a Django site's users can be imported.
 CREATE TABLE IF NOT EXISTS users (
@@ -96,14 +96,15 @@ CREATE TABLE IF NOT EXISTS login_failures (
 -- Pruning ended windows.
 CREATE INDEX IF NOT EXISTS login_failures_by_window ON login_failures (window_start);
 
--- Chats: DMs and groups.
+-- Chats: DMs, groups and public rooms (SPEC §10).
 CREATE TABLE IF NOT EXISTS chats (
     -- Never reused (a new chat must not inherit a deleted one's Durable Object, sockets or
     -- log): chats are inserted with the id `NEXT_CHAT_ID` (src/storage/chats.rs) computes from
     -- `id_floors`, which the trigger below raises on every delete.
     id          INTEGER PRIMARY KEY,
-    chat_type   TEXT NOT NULL CHECK (chat_type IN ('dm', 'group')),
-    -- Groups' title; empty for DMs, whose title is the other member's name as the caller sees it.
+    chat_type   TEXT NOT NULL CHECK (chat_type IN ('dm', 'group', 'room')),
+    -- Groups' and rooms' title; empty for DMs, whose title is the other member's name as the
+    -- caller sees it.
     title       TEXT NOT NULL DEFAULT '',
     -- "<smaller user id>:<larger user id>" for DMs, NULL for groups: the unique constraint is
     -- what makes "one DM per pair" hold even when both people create it at once.
@@ -122,13 +123,25 @@ CREATE TABLE IF NOT EXISTS chats (
     -- membership before delivering, so a lost "close this socket" call cannot leak events.
     member_gen  INTEGER NOT NULL DEFAULT 0,
     -- Messages in the chat (tombstones included): a page's `count`, and the bound of
-    -- `page=N`, without counting the chat. Kept by the trigger `messages_after_insert`.
+    -- `page=N`, without counting the chat. Kept by the trigger `messages_after_insert`; it is
+    -- also the newest message's `ordinal`, which unread counts subtract from.
     message_count INTEGER NOT NULL DEFAULT 0,
     -- The newest `gid` the retention trigger pruned from this chat's log: a user-stream cursor
     -- below it (for a member) can no longer be served exactly (410 / resync_required).
-    pruned_gid  INTEGER NOT NULL DEFAULT 0
+    pruned_gid  INTEGER NOT NULL DEFAULT 0,
+    -- A room's key (e.g. "video:42"): the page or object the room belongs to, so "the room of
+    -- this page" is get-or-create (POST /rooms/ {key}); the unique constraint is what makes
+    -- concurrent creates agree on one room. NULL for rooms without a key and other chats.
+    room_key    TEXT UNIQUE,
+    -- Members (rows of chat_members), kept by the triggers `chat_members_count_*` in the
+    -- statement that adds or removes the row, so it never drifts and nobody counts a large
+    -- room per request.
+    member_count INTEGER NOT NULL DEFAULT 0
 );
 CREATE INDEX IF NOT EXISTS chats_by_activity ON chats (last_activity_at DESC, id DESC);
+-- The rooms list (GET /rooms/), newest activity first, reads rooms only.
+CREATE INDEX IF NOT EXISTS rooms_by_activity ON chats (last_activity_at DESC, id DESC)
+    WHERE chat_type = 'room';
 
 -- The highest id ever given out, per table whose ids must never be reused.
 CREATE TABLE IF NOT EXISTS id_floors (
@@ -152,7 +165,11 @@ CREATE TABLE IF NOT EXISTS chat_members (
     -- "Longest-standing member" = smallest (joined_at, rowid): rowid breaks same-ms ties.
     joined_at TEXT NOT NULL,
     -- Read receipt pointer (SPEC §5): id of the last message this member has read; only moves
-    -- forward (every update is `WHERE last_read_message_id < new`).
+    -- forward (every update is `WHERE last_read_message_id < new`). It is never below the
+    -- member's own newest message in the chat: sending moves it (`messages_after_insert`), and
+    -- leaving keeps it for a return (`former_members`). So a member's unread messages are all
+    -- the messages after it less the deleted ones, and a chat list counts them by subtraction
+    -- (src/storage/chats.rs, `UNREAD`) instead of walking them.
     last_read_message_id INTEGER NOT NULL DEFAULT 0,
     -- Where the member's user stream starts in this chat: the gid of the event that added them
     -- (`chat_created` or `members_added`). A new row starts at -1 ("pending") and the trigger
@@ -162,6 +179,52 @@ CREATE TABLE IF NOT EXISTS chat_members (
 );
 -- "My chats" (the chat list) and "is X a member" both start from the user.
 CREATE INDEX IF NOT EXISTS chat_members_by_user ON chat_members (user_id, chat_id);
+-- The longest-standing members first (admin hand-over, a room's first members shown) and
+-- whether a chat has an admin, without reading a large room's every member.
+CREATE INDEX IF NOT EXISTS chat_members_by_seniority ON chat_members (chat_id, joined_at);
+CREATE INDEX IF NOT EXISTS chat_members_admins ON chat_members (chat_id) WHERE is_admin = 1;
+-- `chats.member_count`, kept in the same statement as the membership row.
+CREATE TRIGGER IF NOT EXISTS chat_members_count_insert AFTER INSERT ON chat_members
+BEGIN
+    UPDATE chats SET member_count = member_count + 1 WHERE id = NEW.chat_id;
+END;
+CREATE TRIGGER IF NOT EXISTS chat_members_count_delete AFTER DELETE ON chat_members
+BEGIN
+    UPDATE chats SET member_count = member_count - 1 WHERE id = OLD.chat_id;
+END;
+
+-- The read pointers of people who left a chat (or were removed), given back when they return:
+-- their own messages stay behind their pointer, so they never count as unread for them. A
+-- row goes with its chat or user (and when its member returns).
+CREATE TABLE IF NOT EXISTS former_members (
+    chat_id   INTEGER NOT NULL REFERENCES chats(id) ON DELETE CASCADE,
+    user_id   INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+    last_read_message_id INTEGER NOT NULL,
+    PRIMARY KEY (chat_id, user_id)
+) WITHOUT ROWID;
+-- Kept on leaving; not when the chat or the user is being deleted (a cascade: the row would
+-- refer to nothing).
+CREATE TRIGGER IF NOT EXISTS chat_members_keep_pointer AFTER DELETE ON chat_members
+WHEN OLD.last_read_message_id > 0
+BEGIN
+    INSERT INTO former_members (chat_id, user_id, last_read_message_id)
+    SELECT OLD.chat_id, OLD.user_id, OLD.last_read_message_id
+    WHERE EXISTS (SELECT 1 FROM chats WHERE id = OLD.chat_id)
+      AND EXISTS (SELECT 1 FROM users WHERE id = OLD.user_id)
+    ON CONFLICT (chat_id, user_id) DO UPDATE
+        SET last_read_message_id = MAX(last_read_message_id, excluded.last_read_message_id);
+END;
+-- Given back on (re)joining, whoever inserts the member (creating a chat or a DM again,
+-- adding members, joining a room).
+CREATE TRIGGER IF NOT EXISTS chat_members_restore_pointer AFTER INSERT ON chat_members
+WHEN EXISTS (SELECT 1 FROM former_members WHERE chat_id = NEW.chat_id AND user_id = NEW.user_id)
+BEGIN
+    UPDATE chat_members SET last_read_message_id = MAX(last_read_message_id,
+        (SELECT last_read_message_id FROM former_members
+         WHERE chat_id = NEW.chat_id AND user_id = NEW.user_id))
+    WHERE chat_id = NEW.chat_id AND user_id = NEW.user_id;
+    DELETE FROM former_members WHERE chat_id = NEW.chat_id AND user_id = NEW.user_id;
+END;
 
 -- Messages. Soft-deleted ones stay as tombstones (is_deleted = 1, content '') so clients sync.
 CREATE TABLE IF NOT EXISTS messages (
@@ -175,17 +238,28 @@ CREATE TABLE IF NOT EXISTS messages (
     created_at TEXT NOT NULL,
     updated_at TEXT NOT NULL,
     is_edited  INTEGER NOT NULL DEFAULT 0,
-    is_deleted INTEGER NOT NULL DEFAULT 0
+    is_deleted INTEGER NOT NULL DEFAULT 0,
+    -- The message's position in its chat: 1 for the first, the chat's `message_count` for the
+    -- newest (ids grow with it). How many of a chat's messages are after a read pointer is a
+    -- subtraction: `message_count - <ordinal of the pointer's message>`. Given by the send's
+    -- insert, or by `messages_after_insert` when an insert leaves it NULL (imports).
+    ordinal    INTEGER
 );
--- Message pages, last_message and unread counts all walk a chat's messages by id.
+-- Message pages, last_message and pointers' ordinals all seek a chat's messages by id.
 CREATE INDEX IF NOT EXISTS messages_by_chat ON messages (chat_id, id);
+-- Deleted messages only (few): unread counts subtract those after the pointer.
+CREATE INDEX IF NOT EXISTS messages_deleted ON messages (chat_id, id) WHERE is_deleted = 1;
 -- What every new message implies, kept by the database in the transaction of the insert
 -- (sends, and imports too): the chat's message count and last activity (the chat list's
--- order), and its sender having read it (sending marks the chat read for the sender).
+-- order), the message's ordinal, and its sender having read it (sending marks the chat read
+-- for the sender).
 CREATE TRIGGER IF NOT EXISTS messages_after_insert AFTER INSERT ON messages
 BEGIN
     UPDATE chats SET message_count = message_count + 1, last_activity_at = NEW.created_at
     WHERE id = NEW.chat_id;
+    -- Only for an insert that gave no ordinal (a send gives it: one row write fewer).
+    UPDATE messages SET ordinal = (SELECT message_count FROM chats WHERE id = NEW.chat_id)
+    WHERE id = NEW.id AND NEW.ordinal IS NULL;
     UPDATE chat_members SET last_read_message_id = MAX(last_read_message_id, NEW.id)
     WHERE chat_id = NEW.chat_id AND user_id = NEW.sender_id;
 END;
@@ -287,4 +361,6 @@ CREATE TABLE IF NOT EXISTS d1_migrations (
 INSERT OR IGNORE INTO d1_migrations (name) VALUES
     ('0002_emoji_fully_qualified.sql'),
     ('0003_security.sql'),
-    ('0005_user_stream.sql');
+    ('0004_bounded_reads.sql'),
+    ('0005_user_stream.sql'),
+    ('0006_rooms.sql');

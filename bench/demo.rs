@@ -773,7 +773,7 @@ pub fn run() -> i32 {
         all.iter().all(|&r| r >= cfg.senders),
         "every receiver count must be at least BENCH_DEMO_SENDERS"
     );
-    let worker = Worker::start_under(&state, "bench", &[], &seed::sql(&all));
+    let worker = Worker::start_under(&state, "bench", &[], &seed::sql(&all, 0, 0));
 
     let scenarios: Vec<Scenario> = cfg
         .paced

@@ -194,9 +194,8 @@ pub async fn offline_calls(app: &App, receivers: usize, messages: usize) -> f64 
     1.0 + calls as f64 / messages.max(1) as f64
 }
 
-/// Opens the sockets of the fan-out chat for `receivers` members (all must succeed).
-async fn connect_all(app: &App, receivers: usize, via: Via) -> Vec<Ws> {
-    let chat = seed::fanout_chat(receivers);
+/// Opens the sockets of `chat` for its first `receivers` fan-out members (all must succeed).
+async fn connect_all(app: &App, chat: i64, receivers: usize, via: Via) -> Vec<Ws> {
     let gate = Arc::new(Semaphore::new(CONNECT_PARALLEL));
     let mut tasks = Vec::new();
     for k in 0..receivers {
@@ -238,9 +237,22 @@ pub async fn run(
     timeout: Duration,
     via: Via,
 ) -> FanOut {
-    let t0 = Instant::now();
-    let sockets = connect_all(app, receivers, via).await;
     let chat = seed::fanout_chat(receivers);
+    run_in(app, port, chat, receivers, messages, timeout, via).await
+}
+
+/// `run` in `chat`, whose members include the first `receivers` fan-out users (a room's too).
+pub async fn run_in(
+    app: &App,
+    port: u16,
+    chat: i64,
+    receivers: usize,
+    messages: usize,
+    timeout: Duration,
+    via: Via,
+) -> FanOut {
+    let t0 = Instant::now();
+    let sockets = connect_all(app, chat, receivers, via).await;
     let connect = t0.elapsed();
 
     let delivered = Arc::new(AtomicU64::new(0));

@@ -1,5 +1,5 @@
-//! `make bench`: REST throughput next to the no-op route, WebSocket fan-out and bundle size,
-//! measured against a local worker (`wrangler dev`, its own state folder and free ports on
+//! `make bench`: REST throughput next to the no-op route, D1 cost by chat size, WebSocket
+//! fan-out and bundle size, measured against a local worker (`wrangler dev`, its own state folder and free ports on
 //! 127.0.0.1) and printed as one table. Settings and method: bench/README.md.
 //!
 //! Every phase is bounded (a fixed duration or message count with a timeout); a lost,
@@ -10,11 +10,13 @@
 mod common;
 
 mod bundle;
+mod chat_size;
 mod cpu;
 mod demo;
 mod fanout;
 mod report;
 mod rest;
+mod rooms;
 mod seed;
 mod stats;
 
@@ -34,6 +36,13 @@ struct Config {
     receivers: Vec<usize>,
     messages: usize,
     fanout_timeout: Duration,
+    /// The rooms phase: members with sockets open, watchers, joins (0 members: no phase).
+    room_members: usize,
+    room_watchers: usize,
+    room_joins: usize,
+    /// Messages in the chats of the chat-size phase (empty: no phase).
+    chat_sizes: Vec<i64>,
+    chat_size_requests: usize,
 }
 
 fn env_or<T: std::str::FromStr>(name: &str, default: T) -> T {
@@ -56,7 +65,10 @@ impl Config {
 
     fn from_env() -> Config {
         let receivers = std::env::var("BENCH_RECEIVERS").unwrap_or_else(|_| "10,100,500".into());
-        // BENCH_ROUNDS=0 skips the REST phases, BENCH_RECEIVERS= (empty) the fan-out.
+        let chat_sizes =
+            std::env::var("BENCH_CHAT_SIZES").unwrap_or_else(|_| "200,20000,200000".into());
+        // BENCH_ROUNDS=0 skips the REST phases, BENCH_RECEIVERS= (empty) the fan-out,
+        // BENCH_CHAT_SIZES= the chat-size phase.
         Config {
             concurrency: env_or("BENCH_CONCURRENCY", 10),
             seconds: env_or("BENCH_SECONDS", 2.0),
@@ -68,6 +80,15 @@ impl Config {
                 .collect(),
             messages: env_or("BENCH_MESSAGES", 100),
             fanout_timeout: Duration::from_secs(env_or("BENCH_FANOUT_TIMEOUT", 60)),
+            room_members: env_or("BENCH_ROOM_MEMBERS", 1000),
+            room_watchers: env_or("BENCH_ROOM_WATCHERS", 100),
+            room_joins: env_or("BENCH_ROOM_JOINS", 200),
+            chat_sizes: chat_sizes
+                .split(',')
+                .filter(|r| !r.trim().is_empty())
+                .map(|r| r.trim().parse().expect("BENCH_CHAT_SIZES: numbers"))
+                .collect(),
+            chat_size_requests: env_or("BENCH_CHAT_SIZE_REQUESTS", 50),
         }
     }
 }
@@ -202,7 +223,9 @@ async fn main() {
     let b = bundle::measure(&state.join("bundle"));
 
     eprintln!("bench: starting the worker (seeding users, chats and messages) ...");
-    let seed_sql = seed::sql(&cfg.receivers);
+    let room_others = cfg.room_watchers + cfg.room_joins;
+    let seed_sql = seed::sql(&cfg.receivers, cfg.room_members, room_others)
+        + &chat_size::seed_sql(&cfg.chat_sizes);
     let worker = {
         let state = state.clone();
         tokio::task::spawn_blocking(move || Worker::start_under(&state, "bench", &[], &seed_sql))
@@ -246,6 +269,15 @@ async fn main() {
         }
     }
 
+    let mut chat = None;
+    if !cfg.chat_sizes.is_empty() {
+        eprintln!(
+            "bench: chat size {:?}: {} requests per endpoint and size ...",
+            cfg.chat_sizes, cfg.chat_size_requests
+        );
+        chat = Some(chat_size::run(&app, &cfg.chat_sizes, cfg.chat_size_requests).await);
+    }
+
     // Durable Object calls per message with nobody online: the room's only.
     let offline_calls = match cfg.receivers.first() {
         Some(&r) => Some(fanout::offline_calls(&app, r, 20).await),
@@ -267,10 +299,33 @@ async fn main() {
         }
     }
 
+    let mut room = None;
+    if cfg.room_members > 0 {
+        eprintln!(
+            "bench: room of {} members with sockets, {} messages; then {} joins watched by {} ...",
+            cfg.room_members, cfg.messages, cfg.room_joins, cfg.room_watchers
+        );
+        room = Some(
+            rooms::run(
+                &app,
+                worker.port,
+                cfg.room_members,
+                cfg.room_watchers,
+                cfg.room_joins,
+                cfg.messages,
+                cfg.fanout_timeout,
+            )
+            .await,
+        );
+    }
+
     if cfg.rounds > 0 {
         report::rest(&cfg.rest_title(), &eps, &mut results);
     } else {
         results.clear();
+    }
+    if let Some(c) = chat.as_mut() {
+        c.report();
     }
     if !runs.is_empty() {
         report::fanout(cfg.messages, &mut runs);
@@ -280,14 +335,21 @@ async fn main() {
             "\nDurable Object calls per message with no member online: {calls:.1} (the chat's room)"
         );
     }
+    if let Some(room) = room.as_mut() {
+        report::room(cfg.messages, room);
+    }
     report::bundle(&b);
     println!("\nload average at end {}", load_average());
-    report::targets(&eps, &mut results, &mut runs, &b);
+    report::targets(&eps, &mut results, chat.as_ref(), &mut runs, &b);
     println!(
         "\nworker state and log: {}",
         worker.state.join("worker.log").display()
     );
-    let failures = report::failures(&eps, &results, &runs);
+    let mut failures = report::failures(&eps, &results, &runs);
+    if let Some(room) = &room {
+        failures.extend(report::room_failures(room));
+    }
+    failures.extend(chat.iter().flat_map(chat_size::ChatSize::failures));
     if !failures.is_empty() {
         eprintln!("\nBENCH FAILED:");
         for f in &failures {

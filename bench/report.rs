@@ -2,8 +2,10 @@
 //! issue 6, and what makes a run fail.
 
 use crate::bundle::Bundle;
+use crate::chat_size::ChatSize;
 use crate::fanout::{FanOut, Via};
 use crate::rest::{Endpoint, Measured};
+use crate::rooms::RoomRun;
 
 fn ms(v: f64) -> String {
     format!("{v:.1}")
@@ -60,6 +62,11 @@ pub fn fanout(messages: usize, runs: &mut [FanOut]) {
         "\n### WebSocket fan-out: one group chat, one member sends {messages} messages by REST, \
          one after another\n"
     );
+    fanout_table(runs);
+}
+
+/// The fan-out table's rows.
+fn fanout_table(runs: &mut [FanOut]) {
     println!(
         "| via | receivers | connect s | delivered / expected | lost | duplicated | out of order \
          | deliveries/s | p50 ms | p99 ms | slowest message | POST p50 ms \
@@ -94,6 +101,59 @@ pub fn fanout(messages: usize, runs: &mut [FanOut]) {
     }
 }
 
+/// The rooms phase's tables.
+pub fn room(messages: usize, r: &mut RoomRun) {
+    println!(
+        "\n### Rooms: a room whose members all hold a socket; one member sends {messages} \
+         messages by REST, one after another\n"
+    );
+    fanout_table(std::slice::from_mut(&mut r.fanout));
+    let j = &mut r.joins;
+    println!(
+        "\n{} joins by REST ({} at a time) while {} watchers hold sockets on the room:\n",
+        j.joins,
+        crate::rooms::JOIN_PARALLEL,
+        j.watchers
+    );
+    println!(
+        "| joins | failed | joins/s | join p50 ms | join p99 ms | count frames seen / expected \
+         | watchers ending wrong | final count |"
+    );
+    println!("|---:|---:|---:|---:|---:|---:|---:|---:|");
+    println!(
+        "| {} | {} | {:.0} | {} | {} | {} / {} | {} | {} |",
+        j.joins,
+        j.failed,
+        j.per_sec(),
+        ms(j.latency.quantile_ms(0.50)),
+        ms(j.latency.quantile_ms(0.99)),
+        j.counts_seen,
+        j.counts_expected,
+        j.wrong,
+        j.final_count
+    );
+}
+
+/// What makes the rooms phase fail: a delivery or count frame lost, a join refused.
+pub fn room_failures(r: &RoomRun) -> Vec<String> {
+    let mut out = Vec::new();
+    let f = &r.fanout;
+    if !f.clean() {
+        out.push(format!(
+            "room fan-out to {}: {} of {} deliveries lost, {} duplicated, {} out of order, {} sends failed",
+            f.receivers, f.lost(), f.expected, f.duplicates, f.out_of_order, f.send_errors
+        ));
+    }
+    let j = &r.joins;
+    if !j.clean() {
+        out.push(format!(
+            "room joins: {} failed, {} of {} count frames seen, {} watchers ended wrong",
+            j.failed, j.counts_seen, j.counts_expected, j.wrong
+        ));
+    }
+    out
+}
+
 pub fn bundle(b: &Bundle) {
     println!("\n### Bundle (`wrangler deploy --dry-run`)\n");
     println!("| total upload | gzip | of which wasm |");
@@ -122,8 +182,14 @@ pub fn bundle(b: &Bundle) {
     }
 }
 
-/// Issue 6's targets, for what this run measured.
-pub fn targets(eps: &[Endpoint], results: &mut [Measured], runs: &mut [FanOut], b: &Bundle) {
+/// Issue 6's and issue 18's targets, for what this run measured.
+pub fn targets(
+    eps: &[Endpoint],
+    results: &mut [Measured],
+    chat: Option<&ChatSize>,
+    runs: &mut [FanOut],
+    b: &Bundle,
+) {
     println!("\n### Targets\n");
     if let Some(base) = results.first().map(Measured::rps) {
         for (ep, m) in eps.iter().zip(results.iter()).filter(|(e, _)| e.list) {
@@ -133,6 +199,20 @@ pub fn targets(eps: &[Endpoint], results: &mut [Measured], runs: &mut [FanOut], 
                 ep.label,
                 verdict(ratio >= 0.5),
                 100.0 * ratio
+            );
+        }
+    }
+    if let Some(c) = chat {
+        let (small, big) = (
+            c.sizes.iter().min().copied().unwrap_or(0),
+            c.sizes.iter().max().copied().unwrap_or(0),
+        );
+        for (label, rows, ms) in c.ratios() {
+            println!(
+                "- {label}: {big} messages within 1.5× of {small}: rows read {} ({rows:.2}×), \
+                 D1 ms {} ({ms:.2}×)",
+                verdict(rows <= 1.5),
+                verdict(ms <= 1.5),
             );
         }
     }

@@ -75,7 +75,7 @@ pub fn server_timing_streams(v: &str) -> u32 {
 
 /// `d1;desc="2";dur=3.1` → (2, 3.1).
 pub fn server_timing(v: &str) -> Option<(f64, f64)> {
-    let d1 = v.split(',').find(|m| m.trim().starts_with("d1"))?;
+    let d1 = v.split(',').find(|m| m.trim().starts_with("d1;"))?;
     let mut trips = None;
     let mut dur = None;
     for part in d1.split(';').skip(1) {

@@ -20,8 +20,8 @@ pub const CHATS: i64 = 20;
 /// The reader's busiest chat (a group), whose newest page is listed.
 pub const BIG_CHAT: i64 = 1;
 pub const BIG_CHAT_MESSAGES: i64 = 200;
-/// Another of the reader's groups, where the POST phase sends: sending to `BIG_CHAT` would grow
-/// it round after round, and the page's `count` costs time in proportion to the chat's size.
+/// Another of the reader's groups, where the POST phase sends: sending to `BIG_CHAT` would
+/// change the page the GET phase lists, round after round.
 pub const SEND_CHAT: i64 = 2;
 /// Chats `CHATS - DMS + 1..=CHATS` are DMs, the others groups.
 const DMS: i64 = 5;
@@ -33,6 +33,9 @@ const MESSAGES_PER_SMALL_CHAT: i64 = 5;
 const FANOUT_USER_BASE: i64 = 10_000;
 /// The fan-out chat for `r` receivers has id `FANOUT_CHAT_BASE + r`.
 const FANOUT_CHAT_BASE: i64 = 100_000;
+/// The room of the rooms phase (bench/rooms.rs): its members are the first `members` fan-out
+/// users; the next ones watch it and join it.
+pub const ROOM_CHAT: i64 = 200_000;
 
 pub fn token(user_id: i64) -> String {
     format!("bench-token-{user_id}")
@@ -150,15 +153,20 @@ impl Sql {
                 "UPDATE chats SET last_seq = {seq}, last_activity_at = '{t}' WHERE id = {chat};"
             );
         }
+        // Never behind a member's own messages (sending moves the pointer: schema.sql).
         let _ = writeln!(
             self.text,
-            "UPDATE chat_members SET last_read_message_id = {last_read} WHERE chat_id = {chat};"
+            "UPDATE chat_members SET last_read_message_id = MAX({last_read}, COALESCE(
+               (SELECT MAX(id) FROM messages m WHERE m.chat_id = {chat}
+                AND m.sender_id = chat_members.user_id), 0))
+             WHERE chat_id = {chat};"
         );
     }
 }
 
-/// The seed SQL for fan-out chats of `receivers` members each.
-pub fn sql(receivers: &[usize]) -> String {
+/// The seed SQL for fan-out chats of `receivers` members each, and a room of `room_members`
+/// members with `room_others` more fan-out users (its watchers and joiners).
+pub fn sql(receivers: &[usize], room_members: usize, room_others: usize) -> String {
     let mut s = Sql {
         text: String::new(),
         message_id: 0,
@@ -186,8 +194,13 @@ pub fn sql(receivers: &[usize]) -> String {
         }
     }
     let most = receivers.iter().copied().max().unwrap_or(0);
+    let most = most.max(room_members + room_others);
     for k in 0..most {
         s.user(fanout_user(k), &format!("Fan{k}"), "Out");
+    }
+    if room_members > 0 {
+        let members: Vec<i64> = (0..room_members).map(fanout_user).collect();
+        s.chat(ROOM_CHAT, "room", "Bench room", None, &members);
     }
     for &r in receivers {
         let members: Vec<i64> = (0..r).map(fanout_user).collect();

@@ -18,7 +18,7 @@ use crate::writes::Write;
 pub const MAX_TITLE: usize = 255;
 
 /// A title trimmed, with a 400 on `title` recorded when it is over `MAX_TITLE` code points.
-fn checked_title(input: &mut Input, title: &str) -> String {
+pub fn checked_title(input: &mut Input, title: &str) -> String {
     let title = title.trim().to_string();
     if title.chars().count() > MAX_TITLE {
         input.error(
@@ -48,16 +48,25 @@ pub fn page_number(cx: &Cx) -> ApiResult<i64> {
 }
 
 /// `GET /messages/api/chats/` — the caller's chats, most recent activity first,
-/// `CHATS_PER_PAGE` per page; `search` matches the title or other members' names.
+/// `CHATS_PER_PAGE` per page; `search` matches the title or other members' names. Joined
+/// rooms are listed unless `SHOW_CHAT_ROOMS_IN_MESSAGES` is off, DMs unless
+/// `SHOW_DMS_IN_MESSAGES` is.
 pub async fn list(cx: &Cx) -> ApiResult<Response> {
     // The page is read, as the session's holder, in the round trip that authenticates.
     let page_no = page_number(cx);
     let per_page = cx.settings.chats_per_page as i64;
     let search = cx.query("search").map(|s| s.trim().to_string());
     let search = search.as_deref().filter(|s| !s.is_empty());
+    let hidden: Vec<ChatKind> = [
+        (ChatKind::Room, cx.settings.show_chat_rooms_in_messages),
+        (ChatKind::Dm, cx.settings.show_dms_in_messages),
+    ]
+    .into_iter()
+    .filter_map(|(kind, shown)| (!shown).then_some(kind))
+    .collect();
     let (me, reads, res) = auth::authenticate_with(cx, |b, s| match &page_no {
         Ok(n) => {
-            let page = Page::list(s.viewer(), search, per_page, (n - 1) * per_page);
+            let page = Page::list(s.viewer(), search, per_page, (n - 1) * per_page).hiding(&hidden);
             Ok(Some(chats::page(b, &page)?))
         }
         Err(_) => Ok(None),
@@ -87,7 +96,10 @@ pub async fn create(cx: &Cx) -> ApiResult<Response> {
     let title = input.opt_string("title").unwrap_or_default();
     let member_ids = input.id_list("member_ids");
     let title = checked_title(&mut input, &title);
-    let kind = chat_type.as_deref().map(ChatKind::parse);
+    // Rooms have their own route (`POST /rooms/`): public, get-or-create by key.
+    let kind = chat_type
+        .as_deref()
+        .map(|t| ChatKind::parse(t).filter(|k| *k != ChatKind::Room));
     if kind == Some(None) {
         input.error("chat_type", "Must be \"dm\" or \"group\".");
     }
@@ -122,7 +134,7 @@ pub async fn create(cx: &Cx) -> ApiResult<Response> {
         ));
     }
     let chat = first(&created.page, me.user.id)?;
-    if let Some((_, online)) = &created.streams {
+    if let Some(online) = &created.streams {
         // Members with a user stream open read their `chat_added` now.
         realtime::catch_up_streams(cx, online).await;
     }
@@ -138,13 +150,15 @@ pub async fn detail(cx: &Cx, chat_id: i64) -> ApiResult<Response> {
     http::ok(&first(&reads.read(&res)?, me.user.id)?)
 }
 
-/// `PUT/PATCH /messages/api/chats/{id}/` `{title}` — group admins; DM members only when
-/// `ALLOW_RENAMING_DMS`. Emits `chat_updated`.
+/// `PUT/PATCH /messages/api/chats/{id}/` `{title}` — group admins; room admins when
+/// `ALLOW_RENAMING_CHAT_ROOMS`; DM members only when `ALLOW_RENAMING_DMS`. Emits
+/// `chat_updated`.
 pub async fn update(cx: &Cx, chat_id: i64) -> ApiResult<Response> {
     let (me, chat) = auth::member(cx, chat_id).await?;
     let allowed = match chat.chat_type {
         ChatKind::Dm => cx.settings.allow_renaming_dms,
         ChatKind::Group => chat.is_admin,
+        ChatKind::Room => chat.is_admin && cx.settings.allow_renaming_chat_rooms,
     };
     if !allowed {
         return Err(ApiError::Forbidden);
@@ -159,11 +173,11 @@ pub async fn update(cx: &Cx, chat_id: i64) -> ApiResult<Response> {
     realtime::write(cx, chat_id, write).await
 }
 
-/// `DELETE /messages/api/chats/{id}/` — group admins, or either member of a DM. Emits
-/// `chat_deleted` and closes the chat's sockets.
+/// `DELETE /messages/api/chats/{id}/` — group and room admins, or either member of a DM.
+/// Emits `chat_deleted` and closes the chat's sockets (a room's watchers' too).
 pub async fn destroy(cx: &Cx, chat_id: i64) -> ApiResult<Response> {
     let (_, chat) = auth::member(cx, chat_id).await?;
-    if chat.chat_type == ChatKind::Group && !chat.is_admin {
+    if chat.chat_type != ChatKind::Dm && !chat.is_admin {
         return Err(ApiError::Forbidden);
     }
     realtime::write(cx, chat_id, Write::DeleteChat).await

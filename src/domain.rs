@@ -52,6 +52,8 @@ named_enum! {
         Dm = "dm",
         /// Any number of members with admins.
         Group = "group",
+        /// A public group anyone may find, watch and join (SPEC §10).
+        Room = "room",
     }
 }
 

@@ -41,6 +41,10 @@ pub enum ApiError {
 
 pub type ApiResult<T> = Result<T, ApiError>;
 
+/// The 403 of a room's messages (and typing, receipts, members) for a non-member (SPEC §10):
+/// rooms are public, so unlike other chats their existence is no secret.
+pub const JOIN_THE_ROOM: ApiError = ApiError::ForbiddenBecause("Join the room to see messages.");
+
 impl ApiError {
     /// A 400 naming one field.
     pub fn field(name: &str, message: impl Into<String>) -> Self {

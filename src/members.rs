@@ -32,8 +32,9 @@ pub fn unknown_ids(field: &str, requested: &[i64], found: &[i64]) -> ApiError {
     )
 }
 
-/// `POST /messages/api/chats/{id}/members/add/` `{user_ids}` — group admins only; unknown ids
-/// are a 400 and nothing is added; `added_count` counts only users who were not members.
+/// `POST /messages/api/chats/{id}/members/add/` `{user_ids}` — group and room admins only;
+/// unknown ids are a 400 and nothing is added; `added_count` counts only users who were not
+/// members. In a room they join as if they had joined themselves (member count, sockets).
 pub async fn add(cx: &Cx, chat_id: i64) -> ApiResult<Response> {
     // Which of the ids exist and are members already is read with the authentication.
     let mut input = cx.json();
@@ -67,23 +68,34 @@ pub async fn add(cx: &Cx, chat_id: i64) -> ApiResult<Response> {
     if new_ids.is_empty() {
         return http::ok(&json!({ "status": "success", "added_count": 0 }));
     }
-    realtime::write(cx, chat_id, Write::AddMembers { user_ids: new_ids }).await
+    let write = match chat.chat_type {
+        ChatKind::Room => Write::Join {
+            user_ids: new_ids,
+            view_as: None,
+        },
+        _ => Write::AddMembers { user_ids: new_ids },
+    };
+    realtime::write(cx, chat_id, write).await
 }
 
 /// `DELETE /messages/api/chats/{id}/members/{user_id}/remove/` — admins remove anyone in a
 /// group; any member may remove themself (leave). The last admin leaving hands admin to the
 /// longest-standing member; the last member leaving deletes the chat. The removed user's
-/// sockets on the chat are closed at once.
+/// sockets on the chat are closed at once. Rooms: the same for room admins, but a room is
+/// never deleted by emptying it, and the removed member's sockets stay on as watchers.
 pub async fn remove(cx: &Cx, chat_id: i64, user_id: i64) -> ApiResult<Response> {
     let (me, chat) = auth::member(cx, chat_id).await?;
     let leaving = me.user.id == user_id;
-    let group = chat.chat_type == ChatKind::Group;
-    if !(leaving || (group && chat.is_admin)) {
+    let has_admins = chat.chat_type != ChatKind::Dm;
+    if !(leaving || (has_admins && chat.is_admin)) {
         return Err(ApiError::Forbidden);
     }
-    let write = Write::RemoveMember {
-        user_id,
-        hand_over_admin: group,
+    let write = match chat.chat_type {
+        ChatKind::Room => Write::Leave { user_id },
+        _ => Write::RemoveMember {
+            user_id,
+            hand_over_admin: has_admins,
+        },
     };
     realtime::write(cx, chat_id, write).await
 }

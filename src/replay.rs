@@ -158,9 +158,11 @@ fn render_row(chat_id: i64, row: EventRow, found: &Found) -> Event {
                 .and_then(|d| serde_json::from_str::<Value>(d).ok())
                 .and_then(|v| serde_json::from_value(v).ok())
                 .unwrap_or_default(),
+            member_count: None,
         },
         EventKind::MemberRemoved => EventBody::MemberRemoved {
             user_id: row.user_id,
+            member_count: None,
         },
         EventKind::ChatUpdated => EventBody::ChatUpdated(match found.chats.get(&chat_id) {
             Some(c) => ChatOrId::Chat {

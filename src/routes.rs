@@ -1,7 +1,8 @@
 //! The route table: every endpoint on one screen (openapi.json documents each). `ROUTES` is read by the router
 //! below and by the OpenAPI test (`schema.rs`), so a route cannot ship undocumented. Paths
-//! match with and without their trailing slash; `{…}` segments are positive integer ids; a
-//! known path with another method is 405 with `Allow`.
+//! match with and without their trailing slash; `{…}` segments are positive integer ids but
+//! `{key}`, any non-empty segment (its handler reads it); a known path with another method
+//! is 405 with `Allow`.
 
 use std::future::Future;
 use std::pin::Pin;
@@ -12,7 +13,7 @@ use crate::error::{ApiError, ApiResult};
 use crate::http::{path_id, Cx};
 use crate::{
     accounts, chats, config, health, members, messages, pages, reactions, realtime, receipts,
-    schema, stream, users,
+    rooms, schema, stream, users,
 };
 
 /// A handler, given the request and the path's ids in order.
@@ -74,6 +75,11 @@ pub const ROUTES: &[Route] = &[
         ("PUT", h!(|cx, p| messages::update(cx, p[0]))), ("PATCH", h!(|cx, p| messages::update(cx, p[0]))),
         ("DELETE", h!(|cx, p| messages::destroy(cx, p[0])))] },
     Route { path: "/messages/api/messages/{message_id}/reactions/", methods: &[("POST", h!(|cx, p| reactions::toggle(cx, p[0])))] },
+    Route { path: "/messages/api/rooms/", methods: &[("GET", h!(|cx, p| rooms::list(cx))), ("POST", h!(|cx, p| rooms::create(cx)))] },
+    Route { path: "/messages/api/rooms/by-key/{key}/", methods: &[("GET", h!(|cx, p| rooms::by_key(cx)))] },
+    Route { path: "/messages/api/rooms/{room_id}/", methods: &[("GET", h!(|cx, p| rooms::detail(cx, p[0])))] },
+    Route { path: "/messages/api/rooms/{room_id}/join/", methods: &[("POST", h!(|cx, p| rooms::join(cx, p[0])))] },
+    Route { path: "/messages/api/rooms/{room_id}/leave/", methods: &[("POST", h!(|cx, p| rooms::leave(cx, p[0])))] },
 ];
 
 /// The ids in `path` when it matches `template`, else `None`.
@@ -84,6 +90,7 @@ fn matches(template: &str, path: &str) -> Option<Vec<i64>> {
     loop {
         match (want.next(), have.next()) {
             (None, None) => return Some(ids),
+            (Some("{key}"), Some(h)) if !h.is_empty() => {}
             (Some(w), Some(h)) if w.starts_with('{') => ids.push(path_id(h).ok()?),
             (Some(w), Some(h)) if w == h => {}
             _ => return None,

@@ -24,6 +24,7 @@ const LAYERS: &[&[&str]] = &[
         "messages",
         "reactions",
         "receipts",
+        "rooms",
         "health",
         "config",
         "stream",
@@ -38,6 +39,7 @@ const LAYERS: &[&[&str]] = &[
 const SIDEWAYS: &[(&str, &str)] = &[
     ("chats", "members"),
     ("messages", "chats"),
+    ("rooms", "chats"),
     ("reactions", "messages"),
     ("pages", "accounts"),
 ];

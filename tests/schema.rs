@@ -7,7 +7,7 @@
 
 mod common;
 
-use common::{root, shared, App, User};
+use common::{root, shared, App, D1Cost, User};
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
 
@@ -235,7 +235,9 @@ async fn undocumented_methods_are_405_with_the_documented_methods_in_allow() {
             &path
                 .replace("{chat_id}", "1")
                 .replace("{message_id}", "1")
-                .replace("{user_id}", "1"),
+                .replace("{user_id}", "1")
+                .replace("{room_id}", "1")
+                .replace("{key}", "k"),
         );
         for method in [Method::OPTIONS, Method::from_bytes(b"QUERY").unwrap()] {
             let r = app.http.request(method.clone(), &url).send().await.unwrap();
@@ -257,19 +259,8 @@ async fn group(app: &App, owner: &User, members: &[&User]) -> (StatusCode, Value
     (r.status, r.body)
 }
 
-/// `(round trips, milliseconds)` from a response's `Server-Timing: d1;desc="N";dur=X`.
-fn d1_timing(r: &common::Resp) -> Option<(u32, f64)> {
-    let h = r.header("server-timing")?;
-    let metric = h.split(',').map(str::trim).find(|m| m.starts_with("d1;"))?;
-    let (mut trips, mut dur) = (None, None);
-    for part in metric.split(';').skip(1) {
-        match part.trim().split_once('=') {
-            Some(("desc", v)) => trips = v.trim_matches('"').parse().ok(),
-            Some(("dur", v)) => dur = v.parse().ok(),
-            _ => {}
-        }
-    }
-    Some((trips?, dur?))
+fn d1_timing(r: &common::Resp) -> Option<D1Cost> {
+    common::d1_cost(&r.header("server-timing")?)
 }
 
 /// The D1 budget (issue #6): sequential round trips per request, at most 2; a GET reads what
@@ -292,14 +283,17 @@ async fn real_answers_match_the_documented_responses_within_the_d1_budget() {
     let seen = std::cell::RefCell::new(Vec::new());
     let check = |method: &str, path: &str, r: &common::Resp| {
         conforms(&doc, method, path, r.status, &r.body);
-        let (trips, ms) = d1_timing(r)
-            .unwrap_or_else(|| panic!("{method} {path} {}: no d1 Server-Timing", r.status));
+        let cost = d1_timing(r).unwrap_or_else(|| {
+            panic!("{method} {path} {}: no complete d1 Server-Timing", r.status)
+        });
         seen.borrow_mut().push((
             method.to_string(),
             path.to_string(),
             r.status.as_u16(),
-            trips,
-            ms,
+            cost.trips,
+            cost.ms,
+            cost.read,
+            cost.written,
         ));
     };
     let none: Option<&str> = None;
@@ -585,6 +579,77 @@ async fn real_answers_match_the_documented_responses_within_the_d1_budget() {
         "/messages/api/chats/{chat_id}/members/{user_id}/remove/",
         &r,
     );
+    // Rooms (SPEC §10).
+    let rooms = "/messages/api/rooms/";
+    let key = common::unique("page:");
+    let r = app
+        .post(rooms, &ann.token, json!({"title": "Room", "key": key}))
+        .await;
+    assert_eq!(r.status, 201);
+    check("post", rooms, &r);
+    let room_id = r.body["id"].as_i64().unwrap();
+    let r = app
+        .post(rooms, &bob.token, json!({"title": "Room", "key": key}))
+        .await;
+    assert_eq!(r.status, 200, "the key's room");
+    check("post", rooms, &r);
+    let r = app.post(rooms, &bob.token, json!({"title": " "})).await;
+    assert_eq!(r.status, 400);
+    check("post", rooms, &r);
+    let r = app.get(&format!("{rooms}?search=room"), &bob.token).await;
+    assert_eq!(r.status, 200);
+    check("get", rooms, &r);
+    let room_path = "/messages/api/rooms/{room_id}/";
+    let r = app.get(&format!("{rooms}{room_id}/"), &cy.token).await;
+    assert_eq!(r.status, 200);
+    check("get", room_path, &r);
+    let r = app.get(&format!("{rooms}{chat_id}/"), &cy.token).await;
+    assert_eq!(r.status, 404, "a group is no room");
+    check("get", room_path, &r);
+    let by_key = "/messages/api/rooms/by-key/{key}/";
+    let r = app.get(&format!("{rooms}by-key/{key}/"), &cy.token).await;
+    assert_eq!(r.status, 200);
+    check("get", by_key, &r);
+    let r = app
+        .get(&format!("{rooms}by-key/nope{key}/"), &cy.token)
+        .await;
+    assert_eq!(r.status, 404);
+    check("get", by_key, &r);
+    let r = app
+        .get(
+            &format!("/messages/api/chats/{room_id}/messages/"),
+            &cy.token,
+        )
+        .await;
+    assert_eq!(r.status, 403, "join first");
+    check("get", "/messages/api/chats/{chat_id}/messages/", &r);
+    let join = "/messages/api/rooms/{room_id}/join/";
+    let r = app
+        .post(&format!("{rooms}{room_id}/join/"), &cy.token, json!({}))
+        .await;
+    assert_eq!(r.status, 200);
+    check("post", join, &r);
+    let r = app
+        .post(&format!("{rooms}{room_id}/join/"), &cy.token, json!({}))
+        .await;
+    assert_eq!(r.status, 200, "joined already");
+    check("post", join, &r);
+    let leave = "/messages/api/rooms/{room_id}/leave/";
+    let r = app
+        .post(&format!("{rooms}{room_id}/leave/"), &cy.token, json!({}))
+        .await;
+    assert_eq!(r.status, 204);
+    check("post", leave, &r);
+    let r = app
+        .post(&format!("{rooms}{room_id}/leave/"), &cy.token, json!({}))
+        .await;
+    assert_eq!(r.status, 204, "not a member");
+    check("post", leave, &r);
+    let r = app
+        .post(&format!("{rooms}999999999/leave/"), &cy.token, json!({}))
+        .await;
+    assert_eq!(r.status, 404);
+    check("post", leave, &r);
     let r = app
         .delete(&format!("/messages/api/chats/{chat_id}/"), &ann.token)
         .await;
@@ -633,11 +698,11 @@ async fn real_answers_match_the_documented_responses_within_the_d1_budget() {
 
     let seen = seen.into_inner();
     println!(
-        "{:<7} {:<58} {:>6} {:>6} {:>7}",
-        "method", "path", "status", "trips", "d1 ms"
+        "{:<7} {:<58} {:>6} {:>6} {:>7} {:>9} {:>8}",
+        "method", "path", "status", "trips", "d1 ms", "rows read", "written"
     );
-    for (method, path, status, trips, ms) in &seen {
-        println!("{method:<7} {path:<58} {status:>6} {trips:>6} {ms:>7.1}");
+    for (method, path, status, trips, ms, read, written) in &seen {
+        println!("{method:<7} {path:<58} {status:>6} {trips:>6} {ms:>7.1} {read:>9} {written:>8}");
     }
     let over: Vec<_> = seen.iter().filter(|s| s.3 > budget(&s.0)).collect();
     assert!(over.is_empty(), "over the D1 round-trip budget: {over:?}");

@@ -524,3 +524,39 @@ async fn signing_out_closes_the_sessions_stream_sockets() {
         other => panic!("the socket should close at logout: {other:?}"),
     }
 }
+
+#[tokio::test]
+async fn rooms_joined_and_left_arrive_as_chat_added_and_chat_removed() {
+    let app = app();
+    let [a, b] = app.users(["sra1", "srb1"]).await;
+    let start = cursor_now(&app, &a).await;
+    let mut ws = stream(&app, &a, Some(&start)).await;
+    let key = common::unique("stream-room");
+    let r = app
+        .post(
+            "/messages/api/rooms/",
+            &b.token,
+            json!({"key": key, "title": "Talk"}),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{:?}", r.body);
+    let room = r.body["id"].as_i64().unwrap();
+    app.send(&b, room, "before a joined").await;
+    let join = format!("/messages/api/rooms/{room}/join/");
+    assert_eq!(app.post(&join, &a.token, json!({})).await.status, 200);
+    app.send(&b, room, "welcome").await;
+    let got = read_until(&mut ws, |e| e.len() >= 2).await;
+    assert_eq!(got[0]["type"], "chat_added", "{}", got[0]);
+    assert_eq!(got[0]["chat"]["chat_type"], "room");
+    assert_eq!(got[1]["message"]["content"], "welcome");
+    let leave = format!("/messages/api/rooms/{room}/leave/");
+    assert_eq!(app.post(&leave, &a.token, json!({})).await.status, 204);
+    let e = read_until(&mut ws, |e| !e.is_empty()).await.remove(0);
+    assert_eq!(e["type"], "chat_removed");
+    app.send(&b, room, "after a left").await;
+    silent(&mut ws, Duration::from_millis(800), "nothing after leaving").await;
+    // The creator's own stream had the room added at its creation.
+    let (created, _) = poll_all(&app, &b, &start).await;
+    assert_eq!(created[0]["type"], "chat_added");
+    assert_eq!(created[0]["chat_id"], room);
+}

@@ -143,6 +143,8 @@ export function chat(id: number, over: Partial<Chat> = {}): Chat {
     unread_count: 0,
     members: [user(1), user(2)],
     admins: [1],
+    key: null,
+    member_count: 2,
     ...over,
   };
 }

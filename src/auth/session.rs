@@ -6,9 +6,10 @@ use serde::de::DeserializeOwned;
 use worker::Method;
 
 use crate::crypto;
-use crate::error::{ApiError, ApiResult};
+use crate::error::{ApiError, ApiResult, JOIN_THE_ROOM};
 use crate::http::Cx;
 use crate::storage::chats::{self, MemberChat};
+use crate::storage::rooms;
 use crate::storage::users::{self, UserRow};
 use crate::storage::{Batch, Results, Rows, Viewer};
 use crate::time;
@@ -167,7 +168,8 @@ pub async fn gated<T: DeserializeOwned, R>(
 }
 
 /// The caller and their membership of `chat_id`, in one round trip: 401 without a valid
-/// session, 404 when the chat does not exist or the caller is not a member.
+/// session, 404 when the chat does not exist or the caller is not a member (403 "Join the
+/// room to see messages." for a room's non-member).
 pub async fn member(cx: &Cx, chat_id: i64) -> ApiResult<(Caller, MemberChat)> {
     let (caller, chat, (), _) = member_with(cx, chat_id, |_, _| Ok(())).await?;
     Ok((caller, chat))
@@ -179,9 +181,16 @@ pub async fn member_with<R>(
     chat_id: i64,
     reads: impl FnOnce(&mut Batch, &SessionRef) -> ApiResult<R>,
 ) -> ApiResult<(Caller, MemberChat, R, Results)> {
-    gated(cx, |b, s| {
+    let (caller, (gate, room, handles), res) = authenticate_with(cx, |b, s| {
         let gate = chats::membership_by_session(b, chat_id, s.token_hash, s.now)?;
-        Ok((gate, reads(b, s)?))
+        let room = rooms::is_room(b, chat_id)?;
+        Ok((gate, room, reads(b, s)?))
     })
-    .await
+    .await?;
+    match res.first(gate)? {
+        Some(chat) => Ok((caller, chat, handles, res)),
+        // Rooms are public: a non-member is told to join rather than that there is nothing.
+        None if res.first(room)?.is_some() => Err(JOIN_THE_ROOM),
+        None => Err(ApiError::NotFound),
+    }
 }

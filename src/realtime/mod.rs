@@ -25,10 +25,11 @@ use worker::{Env, Headers, Method, Request, RequestInit, Response, Stub};
 
 use crate::auth;
 use crate::cursor::Cursor;
+use crate::domain::ChatKind;
 use crate::error::{ApiError, ApiResult};
 use crate::http::{self, Cx};
 use crate::settings::Settings;
-use crate::storage::users;
+use crate::storage::{rooms, users};
 use crate::time;
 use crate::writes::Write;
 use protocol::{
@@ -74,7 +75,7 @@ fn hub_of(env: &Env, user_id: i64) -> u32 {
 }
 
 /// Sends one call to a stream hub.
-async fn call_stream(env: &Env, call: &StreamCall) -> ApiResult<()> {
+pub(super) async fn call_stream(env: &Env, call: &StreamCall) -> ApiResult<()> {
     let mut init = RequestInit::new();
     init.with_method(Method::Post)
         .with_body(Some(JsValue::from_str(&serde_json::to_string(call)?)));
@@ -166,22 +167,21 @@ pub async fn sign_out(cx: &Cx, user_id: i64, token_hash: Option<&str>, chats: &[
 /// `GET /messages/api/chats/{id}/ws/?since=<seq>` — the chat's WebSocket. Anonymous → 401,
 /// cross-site cookie upgrade → 403 (the CSRF rule applies to upgrades although they are GETs:
 /// browsers send cookies on cross-site WebSocket handshakes), non-member → 404, not an
-/// upgrade → 426. The room replays events after `since`, then goes live.
+/// upgrade → 426. The room replays events after `since`, then goes live. A room's non-member
+/// (when rooms are enabled) is accepted as a watcher: `member_count` frames only.
 pub async fn connect(cx: &Cx, chat_id: i64) -> ApiResult<Response> {
     if auth::session(cx)?.1 {
         auth::check_same_site(cx)?;
     }
-    // The membership check also records the session's socket here (so logout closes it).
-    let (caller, _, (), _) = auth::member_with(cx, chat_id, |b, s| {
-        users::socket_opened(b, s.token_hash, chat_id, s.now)
+    // The access check also records the session's socket here (so logout closes it). A
+    // room's non-member may watch it (SPEC §10: member counts only).
+    let rooms_open = cx.settings.enable_chat_rooms;
+    let (caller, access, (), _) = auth::gated(cx, |b, s| {
+        let gate = rooms::socket_access(b, chat_id, s.token_hash, s.now, rooms_open)?;
+        Ok((gate, users::socket_opened(b, s.token_hash, chat_id, s.now)?))
     })
     .await?;
-    let is_upgrade = cx
-        .header("Upgrade")
-        .is_some_and(|u| u.trim().eq_ignore_ascii_case("websocket"));
-    if !is_upgrade {
-        return Err(ApiError::UpgradeRequired);
-    }
+    require_upgrade(cx)?;
     let since = match cx.query("since") {
         None => None,
         Some(s) => Some(
@@ -198,13 +198,9 @@ pub async fn connect(cx: &Cx, chat_id: i64) -> ApiResult<Response> {
         token_hash: caller.token_hash,
         expires_at: time::ms_from_iso(&caller.expires_at).unwrap_or(0),
         since,
+        room: access.chat_type == ChatKind::Room,
     };
-    let headers = Headers::new();
-    headers.set("Upgrade", "websocket")?;
-    headers.set(CONNECT_HEADER, &serde_json::to_string(&connect)?)?;
-    let mut init = RequestInit::new();
-    init.with_method(Method::Get).with_headers(headers);
-    let req = Request::new_with_init("https://room/connect", &init)?;
+    let req = upgrade("https://room/connect", CONNECT_HEADER, &connect)?;
     let resp = room(&cx.env, chat_id)?.fetch_with_request(req).await?;
     match resp.status_code() {
         101 => Ok(resp),
@@ -214,6 +210,29 @@ pub async fn connect(cx: &Cx, chat_id: i64) -> ApiResult<Response> {
         }),
         s => Err(ApiError::Internal(format!("room refused the socket: {s}"))),
     }
+}
+
+/// 426 unless the request asks for a WebSocket.
+fn require_upgrade(cx: &Cx) -> ApiResult<()> {
+    let is_upgrade = cx
+        .header("Upgrade")
+        .is_some_and(|u| u.trim().eq_ignore_ascii_case("websocket"));
+    if is_upgrade {
+        Ok(())
+    } else {
+        Err(ApiError::UpgradeRequired)
+    }
+}
+
+/// The upgrade request handed to a Durable Object, with what the worker checked as JSON in
+/// `header` (an upgrade request has no body).
+fn upgrade(url: &str, header: &str, what: &impl serde::Serialize) -> ApiResult<Request> {
+    let headers = Headers::new();
+    headers.set("Upgrade", "websocket")?;
+    headers.set(header, &serde_json::to_string(what)?)?;
+    let mut init = RequestInit::new();
+    init.with_method(Method::Get).with_headers(headers);
+    Ok(Request::new_with_init(url, &init)?)
 }
 
 /// Who is typing in `chat_id` now, but `user_id` (a polling client's snapshot).
@@ -239,12 +258,7 @@ pub async fn connect_stream(cx: &Cx) -> ApiResult<Response> {
         users::stream_socket_opened(b, s.token_hash, s.now)
     })
     .await?;
-    let is_upgrade = cx
-        .header("Upgrade")
-        .is_some_and(|u| u.trim().eq_ignore_ascii_case("websocket"));
-    if !is_upgrade {
-        return Err(ApiError::UpgradeRequired);
-    }
+    require_upgrade(cx)?;
     let after = match cx.query("after") {
         None => None,
         Some(a) => Some(
@@ -259,12 +273,7 @@ pub async fn connect_stream(cx: &Cx) -> ApiResult<Response> {
         expires_at: time::ms_from_iso(&caller.expires_at).unwrap_or(0),
         after,
     };
-    let headers = Headers::new();
-    headers.set("Upgrade", "websocket")?;
-    headers.set(STREAM_CONNECT_HEADER, &serde_json::to_string(&connect)?)?;
-    let mut init = RequestInit::new();
-    init.with_method(Method::Get).with_headers(headers);
-    let req = Request::new_with_init("https://stream/connect", &init)?;
+    let req = upgrade("https://stream/connect", STREAM_CONNECT_HEADER, &connect)?;
     let resp = hub(&cx.env, hub_of(&cx.env, caller.user.id))?
         .fetch_with_request(req)
         .await?;

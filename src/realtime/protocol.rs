@@ -87,6 +87,12 @@ pub fn typing_frame(user_id: i64, is_typing: bool) -> Value {
     json!({"type": "typing", "user_id": user_id, "is_typing": is_typing})
 }
 
+/// A room's member count after a join, leave, add or removal: not durable (no `seq`), sent
+/// to members and watchers alike (SPEC §10).
+pub fn member_count_frame(count: i64) -> Value {
+    json!({"type": "member_count", "count": count})
+}
+
 /// What the worker asks of a chat room (`POST https://room/call` with this JSON body).
 #[derive(Debug, Serialize, Deserialize)]
 pub struct RoomCall {
@@ -136,6 +142,9 @@ pub struct Connect {
     pub expires_at: i64,
     /// Replay events after this seq first (`?since=`).
     pub since: Option<i64>,
+    /// The chat is a room: a non-member's socket is accepted as a watcher.
+    #[serde(default)]
+    pub room: bool,
 }
 
 /// The header carrying `Connect` as JSON (an upgrade request has no body).
@@ -204,6 +213,13 @@ pub struct SocketInfo {
     /// alarm closes the socket then.
     #[serde(default)]
     pub expires_at: i64,
+    /// The socket is on a room: leaving makes it a watcher instead of closing it.
+    #[serde(default)]
+    pub room: bool,
+    /// A room's visitor (or former member): it receives `member_count` frames only, and may
+    /// not send typing or read receipts. Joining makes it a member's socket again.
+    #[serde(default)]
+    pub watcher: bool,
 }
 
 #[cfg(test)]

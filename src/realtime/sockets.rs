@@ -68,13 +68,25 @@ pub struct Frame {
     text: JsValue,
     /// A durable event's seq: sockets that resumed past it skip it.
     seq: Option<i64>,
+    /// Whether watchers receive it too (only `member_count` frames).
+    watchers: bool,
 }
 
 impl Frame {
+    /// A frame for members' sockets.
     pub fn new(text: &str, seq: Option<i64>) -> Frame {
         Frame {
             text: JsValue::from_str(text),
             seq,
+            watchers: false,
+        }
+    }
+
+    /// A frame for every socket, watchers included.
+    pub fn for_everyone(text: &str) -> Frame {
+        Frame {
+            watchers: true,
+            ..Frame::new(text, None)
         }
     }
 
@@ -140,6 +152,9 @@ impl Sockets {
                 continue;
             }
             for frame in frames {
+                if o.info.watcher && !frame.watchers {
+                    continue;
+                }
                 if frame.seq.is_none_or(|s| s > o.info.after) {
                     frame.send(&o.ws);
                 }
@@ -156,6 +171,27 @@ impl Sockets {
     pub fn close(&self, state: &State, reason: &str, which: impl Fn(&SocketInfo) -> bool) {
         for o in self.list(state).iter().filter(|o| which(&o.info)) {
             self.close_one(&o.ws, reason);
+        }
+    }
+
+    /// Makes `users`' sockets watchers (`watcher`) or members' sockets served from after seq
+    /// `after`, in their attachments (which outlive hibernation) and in the list.
+    pub fn set_role(&self, state: &State, users: &[i64], watcher: bool, after: i64) {
+        self.list(state);
+        let mut cache = self.cache.borrow_mut();
+        let Some(list) = cache.as_mut() else {
+            return;
+        };
+        for o in Rc::make_mut(list).iter_mut() {
+            if users.contains(&o.info.user_id) && o.info.watcher != watcher {
+                o.info.watcher = watcher;
+                if !watcher {
+                    o.info.after = after;
+                }
+                if let Err(e) = o.ws.serialize_attachment(&o.info) {
+                    worker::console_error!("a socket's role was not saved: {e:?}");
+                }
+            }
         }
     }
 

@@ -92,6 +92,24 @@ impl RoomState {
         r.generation
     }
 
+    /// Records that `user_ids` joined a room (a watcher socket being accepted meanwhile must
+    /// become a member's).
+    pub fn joined(&mut self, user_ids: &[i64]) {
+        let r = &mut self.removals;
+        r.generation += 1;
+        for u in user_ids {
+            r.joins.insert(*u, r.generation);
+        }
+    }
+
+    /// Whether `user_id` joined after generation `since`.
+    pub fn joined_since(&self, user_id: i64, since: u64) -> bool {
+        self.removals
+            .joins
+            .get(&user_id)
+            .is_some_and(|g| *g > since)
+    }
+
     /// The disconnect generation now, to compare with `removed_since` after an await.
     pub fn generation(&self) -> u64 {
         self.removals.generation
@@ -104,12 +122,13 @@ impl RoomState {
     }
 }
 
-/// A counter of disconnects and, per user, the last one that named them.
+/// A counter of disconnects (and room joins) and, per user, the last one that named them.
 #[derive(Default)]
 struct Removals {
     generation: u64,
     everyone: u64,
     users: HashMap<i64, u64>,
+    joins: HashMap<i64, u64>,
 }
 
 #[cfg(test)]
@@ -131,6 +150,19 @@ mod tests {
         r.disconnected(None);
         assert!(r.removed_since(8, before), "chat deleted: everyone");
         assert_eq!(r.log.next(), None, "a deleted chat forgets its position");
+    }
+
+    #[test]
+    fn joins_are_named_after_a_generation() {
+        let mut r = RoomState::default();
+        let before = r.generation();
+        r.joined(&[7]);
+        assert!(r.joined_since(7, before), "joined after the snapshot");
+        assert!(!r.joined_since(8, before), "someone else");
+        assert!(!r.joined_since(7, r.generation()), "joined before it");
+        let before = r.generation();
+        r.disconnected(Some(&[7]));
+        assert!(r.removed_since(7, before) && !r.joined_since(7, before));
     }
 
     #[test]

@@ -120,10 +120,11 @@ impl<'a> Batch<'a> {
         let message_sql = match event.message {
             EventRef::None => "NULL".to_string(),
             EventRef::Message(_) => "?6".to_string(),
-            EventRef::PendingMessage => {
-                "(SELECT m.id FROM messages m WHERE m.chat_id = chats.id AND m.seq = chats.last_seq)"
-                    .to_string()
-            }
+            // Newest first: the message this batch just inserted is the chat's newest, so the
+            // seek reads one row (in id order it walked the whole chat: issue 18).
+            EventRef::PendingMessage => "(SELECT m.id FROM messages m
+                 WHERE m.chat_id = chats.id AND m.seq = chats.last_seq ORDER BY m.id DESC LIMIT 1)"
+                .to_string(),
             EventRef::ReadPointer(_) => "(SELECT p.last_read_message_id FROM chat_members p
                  WHERE p.chat_id = chats.id AND p.user_id = ?6)"
                 .to_string(),

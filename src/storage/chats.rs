@@ -3,8 +3,8 @@
 
 use serde::Deserialize;
 
-use super::batch::{EventRef, Gid, NewEvent, Sequenced, Stamp};
-use super::messages::{MessageRow, MESSAGE_COLUMNS, MESSAGE_FROM};
+use super::batch::{EventRef, NewEvent, Sequenced, Stamp};
+use super::messages::{unread, MessageRow, MESSAGE_COLUMNS, MESSAGE_FROM};
 use super::users::UserRow;
 use super::{compose, int_bool, Batch, Db, Results, Rows, Sql, Viewer};
 use crate::args;
@@ -23,10 +23,21 @@ pub struct MemberChat {
     #[serde(deserialize_with = "int_bool")]
     pub is_admin: bool,
     pub last_read_message_id: i64,
+    /// A room's key (rooms only, and optional there).
+    pub room_key: Option<String>,
+    pub member_count: i64,
 }
 
+/// A `MemberChat`; `me` may be a LEFT JOIN's missing row (a room's visitor: no admin, no
+/// read pointer).
 const MEMBER_CHAT_COLUMNS: &str = "c.id, c.chat_type, c.title, c.created_at, c.updated_at,
-    c.last_seq, me.is_admin, me.last_read_message_id";
+    c.last_seq, COALESCE(me.is_admin, 0) AS is_admin,
+    COALESCE(me.last_read_message_id, 0) AS last_read_message_id, c.room_key, c.member_count";
+
+/// Members a room's JSON lists (its longest-standing ones, admins among them: admin is only
+/// ever given to the creator and, on hand-over, to the longest-standing member); a room of
+/// thousands is not sent whole with every answer. `member_count` says how many there are.
+pub const ROOM_MEMBERS_SHOWN: i64 = 50;
 
 /// Finds chat `chat_id` for the holder of a live session: no row when the session is invalid
 /// or its user is not a member (batched with authentication).
@@ -47,12 +58,14 @@ pub fn membership_by_session(
     )
 }
 
-/// Which chats a page shows: the viewer's chats matching `filter` (SQL over `c` and `me`).
+/// Which chats a page shows: the viewer's chats matching `filter` (SQL over `c` and `me`),
+/// or with `rooms`, every room matching it, the viewer a member or not (storage/rooms.rs).
 pub struct Page {
     pub viewer: Viewer,
     pub filter: Sql,
     pub limit: i64,
     pub offset: i64,
+    pub rooms: bool,
 }
 
 impl Page {
@@ -63,6 +76,7 @@ impl Page {
             filter: Sql::new("c.id = ?1", args![chat_id]),
             limit: 1,
             offset: 0,
+            rooms: false,
         }
     }
 
@@ -84,27 +98,40 @@ impl Page {
             filter,
             limit,
             offset,
+            rooms: false,
         }
     }
 
-    /// `me.user_id = <viewer> AND <filter>`.
-    fn condition(&self) -> Sql {
-        compose(
-            "me.user_id = {} AND {}",
-            vec![],
-            &[&self.viewer.sql(), &self.filter],
-        )
+    /// The same page without chats of the `hidden` kinds (the chat list's settings).
+    pub fn hiding(mut self, hidden: &[ChatKind]) -> Page {
+        for kind in hidden {
+            self.filter = compose("{} AND c.chat_type != ?1", args![*kind], &[&self.filter]);
+        }
+        self
     }
 
-    /// `SELECT <columns> FROM <the viewer's chats> WHERE ... ORDER BY activity LIMIT OFFSET`.
+    /// `FROM <the chats> WHERE <condition>`: the viewer's chats, or every room with the
+    /// viewer's membership when there is one.
+    fn source(&self) -> Sql {
+        let template = if self.rooms {
+            "FROM chats c LEFT JOIN chat_members me ON me.chat_id = c.id AND me.user_id = {}
+             WHERE c.chat_type = 'room' AND {}"
+        } else {
+            "FROM chat_members me JOIN chats c ON c.id = me.chat_id
+             WHERE me.user_id = {} AND {}"
+        };
+        compose(template, vec![], &[&self.viewer.sql(), &self.filter])
+    }
+
+    /// `SELECT <columns> FROM ... WHERE ... ORDER BY activity LIMIT OFFSET`.
     fn select(&self, columns: &str) -> Sql {
         compose(
             &format!(
-                "SELECT {columns} FROM chat_members me JOIN chats c ON c.id = me.chat_id
-                 WHERE {{}} ORDER BY c.last_activity_at DESC, c.id DESC LIMIT ?1 OFFSET ?2"
+                "SELECT {columns} {{}} ORDER BY c.last_activity_at DESC, c.id DESC
+                 LIMIT ?1 OFFSET ?2"
             ),
             args![self.limit, self.offset],
-            &[&self.condition()],
+            &[&self.source()],
         )
     }
 }
@@ -124,6 +151,13 @@ pub struct PageChat {
     #[serde(flatten)]
     pub chat: MemberChat,
     pub unread_count: i64,
+    /// Always true but in a rooms page, whose rooms the viewer may not have joined.
+    #[serde(default = "yes", deserialize_with = "int_bool")]
+    pub is_member: bool,
+}
+
+fn yes() -> bool {
+    true
 }
 
 /// Everything a chat page renders.
@@ -160,22 +194,36 @@ impl PageReads {
 }
 
 /// Loads a page — the chats with the caller's unread counts, all their members, each chat's
-/// newest non-deleted message, and the total count — in the batch `b`, whatever it holds.
+/// newest non-deleted message, and the total count — in the batch `b`, whatever it holds. The
+/// rows read grow with the page's chats and members, not with the messages in them (each
+/// chat's newest non-deleted message is found from the newest back).
 pub fn page(b: &mut Batch, page: &Page) -> ApiResult<PageReads> {
+    // Unread counts by subtraction: a few rows per chat, not one per unread message (issue 18).
     let chats = page.select(&format!(
-        "{MEMBER_CHAT_COLUMNS},
-           (SELECT COUNT(*) FROM messages x
-            WHERE x.chat_id = c.id AND x.id > me.last_read_message_id AND x.is_deleted = 0
-              AND (x.sender_id IS NULL OR x.sender_id != me.user_id)) AS unread_count"
+        "{MEMBER_CHAT_COLUMNS}, me.user_id IS NOT NULL AS is_member,
+           CASE WHEN me.user_id IS NULL THEN 0 ELSE {} END AS unread_count",
+        unread("c.id", "c.message_count", "me.last_read_message_id")
     ));
-    let ids = page.select("c.id");
+    let ids = page.select("c.id, c.chat_type");
+    // Every member of a DM or group; a room's first `ROOM_MEMBERS_SHOWN`, read through the
+    // seniority index (rows read stay bounded however large the room).
     let members = compose(
-        "SELECT cm.chat_id, cm.is_admin, u.id, u.username, u.email, u.first_name, u.last_name
-         FROM chat_members cm JOIN users u ON u.id = cm.user_id
-         WHERE cm.chat_id IN ({})
-         ORDER BY cm.chat_id, cm.joined_at, cm.rowid",
-        vec![],
-        &[&ids],
+        "SELECT cm.chat_id, cm.is_admin, cm.joined_at, cm.rowid AS member_row,
+                u.id, u.username, u.email, u.first_name, u.last_name
+         FROM ({}) p JOIN chat_members cm ON cm.chat_id = p.id JOIN users u ON u.id = cm.user_id
+         WHERE p.chat_type != 'room'
+         UNION ALL
+         SELECT cm.chat_id, cm.is_admin, cm.joined_at, cm.rowid AS member_row,
+                u.id, u.username, u.email, u.first_name, u.last_name
+         FROM ({}) p
+         JOIN chat_members cm ON cm.rowid IN (
+             SELECT x.rowid FROM chat_members x WHERE x.chat_id = p.id
+             ORDER BY x.joined_at, x.rowid LIMIT ?1)
+         JOIN users u ON u.id = cm.user_id
+         WHERE p.chat_type = 'room'
+         ORDER BY 1, 3, 4",
+        args![ROOM_MEMBERS_SHOWN],
+        &[&ids, &ids],
     );
     let last = compose(
         &format!(
@@ -188,11 +236,7 @@ pub fn page(b: &mut Batch, page: &Page) -> ApiResult<PageReads> {
         vec![],
         &[&ids],
     );
-    let count = compose(
-        "SELECT COUNT(*) AS n FROM chat_members me JOIN chats c ON c.id = me.chat_id WHERE {}",
-        vec![],
-        &[&page.condition()],
-    );
+    let count = compose("SELECT COUNT(*) AS n {}", vec![], &[&page.source()]);
     Ok(PageReads {
         chats: b.query(&chats.text, chats.args)?,
         members: b.query(&members.text, members.args)?,
@@ -223,8 +267,8 @@ pub struct Created {
     pub found_ids: Vec<i64>,
     /// The chat as its creator sees it (empty when `chat_id` is `None`).
     pub page: PageData,
-    /// When created: the gid of its `chat_created`, and the members with a user stream open.
-    pub streams: Option<(i64, Vec<i64>)>,
+    /// When created: the members with a user stream open.
+    pub streams: Option<Vec<i64>>,
 }
 
 /// Creates a group or gets-or-creates a DM, in one transaction that also reads the chat back
@@ -284,38 +328,19 @@ pub async fn create(
         &[&target, &target, &all_exist],
     );
     b.exec(&insert_members.text, insert_members.args)?;
-    // The creation's gid in the user streams' order (seq 0, never on chat sockets): its
-    // trigger starts the members' streams here and gives each `chat_added`.
-    let created_event = compose(
-        "INSERT INTO chat_events (chat_id, seq, type, data, created_at)
-         SELECT {}, 0, 'chat_created', ?1, ?2
-         WHERE EXISTS (SELECT 1 FROM chat_members WHERE chat_id = {} AND since_gid < 0)
-         RETURNING gid",
-        args![ids_json.as_str(), now],
-        &[&target, &target],
-    );
-    let created_event = b.query::<Gid>(&created_event.text, created_event.args)?;
-    let online = compose(
-        "SELECT m.user_id AS id FROM chat_members m JOIN stream_presence p ON p.user_id = m.user_id
-         WHERE m.chat_id = {} AND p.expires_at > ?1",
-        args![now],
-        &[&target],
-    );
-    let online = b.query::<Id>(&online.text, online.args)?;
+    let streams = super::stream::created(&mut b, &target, now)?;
     let view = Page {
         viewer: Viewer::User(creator),
         filter: compose("c.id = {}", vec![], &[&target]),
         limit: 1,
         offset: 0,
+        rooms: false,
     };
     let reads = page(&mut b, &view)?;
     let res = b.run().await?;
     let found_ids = ids(&res, found)?;
     let page = reads.read(&res)?;
-    let streams = match res.first(created_event)? {
-        Some(g) => Some((g.gid, ids(&res, online)?)),
-        None => None,
-    };
+    let streams = streams.read(&res)?;
     Ok(Created {
         streams,
         created: res.changes(inserted) > 0,

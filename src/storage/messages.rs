@@ -167,6 +167,40 @@ impl PageReads {
     }
 }
 
+/// SQL: how many of chat `chat`'s messages a read pointer at message id `pointer` has passed —
+/// the `ordinal` of the chat's newest message at or before it (0 when none). One index seek.
+/// (`chat` and `pointer` are SQL expressions: columns or parameters, never values.)
+pub(super) fn passed(chat: &str, pointer: &str) -> String {
+    format!(
+        "COALESCE((SELECT pos.ordinal FROM messages pos
+                   WHERE pos.chat_id = {chat} AND pos.id <= {pointer}
+                   ORDER BY pos.id DESC LIMIT 1), 0)"
+    )
+}
+
+/// SQL: the deleted messages of chat `chat` after message id `after` (and at most `upto`), from
+/// the partial index `messages_deleted`: it reads the deleted ones only.
+pub(super) fn deleted_after(chat: &str, after: &str, upto: Option<&str>) -> String {
+    let upto = upto.map_or(String::new(), |u| format!(" AND del.id <= {u}"));
+    format!(
+        "(SELECT COUNT(*) FROM messages del INDEXED BY messages_deleted
+          WHERE del.chat_id = {chat} AND del.is_deleted = 1 AND del.id > {after}{upto})"
+    )
+}
+
+/// SQL: a member's unread messages in chat `chat` — messages from others, not deleted, after
+/// `pointer` (SPEC §5) — by subtraction, in a few rows whatever the chat holds: the messages
+/// after the pointer (`count` less the pointer's position) less the deleted ones among them.
+/// None of them is the member's own: a pointer is never behind its member's own newest message
+/// (schema.sql, `chat_members`).
+pub(super) fn unread(chat: &str, count: &str, pointer: &str) -> String {
+    format!(
+        "MAX({count} - {} - {}, 0)",
+        passed(chat, pointer),
+        deleted_after(chat, pointer, None)
+    )
+}
+
 /// SQL condition: `viewer` is a member of chat `chat`. Reads of the round trip that
 /// authenticates carry it, so a request with a made-up credential reads nothing but its
 /// session lookup. (In a scan's `WHERE` SQLite would still walk the rows and test it on
@@ -253,9 +287,11 @@ pub fn extras(b: &mut Batch, id: i64, viewer: &Viewer) -> ApiResult<LoadedReads>
 
 /// Messages `ids` of the chat with reactions and pointers, in one round trip (replays).
 pub async fn load_many(db: &Db, chat_id: i64, ids: &[i64]) -> ApiResult<Loaded> {
+    // One primary-key lookup per id (`value IN (SELECT id ... WHERE chat_id = ?2)` listed the
+    // whole chat first).
     let ids = Sql::new(
-        "SELECT value FROM json_each(?1) WHERE value IN
-           (SELECT id FROM messages WHERE chat_id = ?2)",
+        "SELECT value FROM json_each(?1) j WHERE EXISTS
+           (SELECT 1 FROM messages WHERE id = j.value AND chat_id = ?2)",
         args![serde_json::to_string(ids)?, chat_id],
     );
     let mut b = Batch::new(db);

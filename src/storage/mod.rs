@@ -15,6 +15,7 @@ pub mod members;
 pub mod messages;
 pub mod reactions;
 pub mod receipts;
+pub mod rooms;
 pub mod sends;
 pub mod stream;
 pub mod throttle;
@@ -97,15 +98,20 @@ macro_rules! args {
     ($($v:expr),* $(,)?) => { vec![$($crate::storage::Arg::from($v)),*] };
 }
 
-/// What one request cost in D1.
+/// What one request cost in D1. (It also travels from a chat's room to the worker with each
+/// write's reply: `serde(default)` lets a worker and a room of different versions agree.)
 #[derive(Debug, Clone, Copy, Default, PartialEq, serde::Serialize, Deserialize)]
+#[serde(default)]
 pub struct Cost {
     /// Sequential round trips.
     pub trips: u32,
     /// Their total time, ms.
     pub millis: f64,
-    /// Rows read plus rows written, as D1 reports them in each result's metadata.
-    pub rows: u64,
+    /// Rows read, as D1 reports them in each result's metadata (`rows_read`): what D1 bills
+    /// reads by, and what a query's time grows with.
+    pub rows_read: u64,
+    /// Rows written, as D1 reports them (`rows_written`; an index entry counts as a row).
+    pub rows_written: u64,
     /// Not D1: the user-stream Durable Objects a chat room called for the write's batch.
     #[serde(default)]
     pub streams: u32,
@@ -117,7 +123,8 @@ impl std::ops::Add for Cost {
         Cost {
             trips: self.trips + o.trips,
             millis: self.millis + o.millis,
-            rows: self.rows + o.rows,
+            rows_read: self.rows_read + o.rows_read,
+            rows_written: self.rows_written + o.rows_written,
             streams: self.streams + o.streams,
         }
     }
@@ -156,7 +163,10 @@ impl Db {
         cost.trips += 1;
         cost.millis += crate::time::now_ms_f64() - start;
         if let Ok(results) = &out {
-            cost.rows += results.iter().map(rows_touched).sum::<u64>();
+            for (read, written) in results.iter().map(rows_touched) {
+                cost.rows_read += read;
+                cost.rows_written += written;
+            }
         }
         self.cost.set(cost);
         out.map_err(|e| ApiError::Internal(format!("D1: {e}")))
@@ -183,12 +193,18 @@ impl Db {
     }
 }
 
-fn rows_touched(res: &D1Result) -> u64 {
+/// (rows read, rows written) of one statement, from its result's metadata.
+fn rows_touched(res: &D1Result) -> (u64, u64) {
     res.meta()
         .ok()
         .flatten()
-        .map(|m| (m.rows_read.unwrap_or(0) + m.rows_written.unwrap_or(0)) as u64)
-        .unwrap_or(0)
+        .map(|m| {
+            (
+                m.rows_read.unwrap_or(0) as u64,
+                m.rows_written.unwrap_or(0) as u64,
+            )
+        })
+        .unwrap_or((0, 0))
 }
 
 /// A piece of SQL with its own arguments, numbered `?1..?k` within it. `compose` puts pieces

@@ -4,6 +4,7 @@
 use serde::Deserialize;
 
 use super::batch::{pending, EventRef, NewEvent, Sequenced, Stamp};
+use super::messages::{deleted_after, passed};
 use super::{Batch, Results, Rows, Sql};
 use crate::args;
 use crate::domain::EventKind;
@@ -56,16 +57,21 @@ pub fn advance(
     let target = "COALESCE((SELECT id FROM messages WHERE id = ?3 AND chat_id = ?1),
                   CASE WHEN ?3 IS NULL THEN (SELECT MAX(id) FROM messages WHERE chat_id = ?1) END,
                   0)";
-    // Read before the change: what the call will mark.
+    // Read before the change: what the call will mark. By subtraction, as unread counts
+    // (`messages::unread`): the positions the pointer passes, less the deleted messages among
+    // them (none is the member's own: their pointer is never behind their own messages). A few
+    // rows however many messages it marks.
     let before = b.query::<Advanced>(
         &format!(
-            "SELECT MAX(me.last_read_message_id, {target}) AS pointer,
-               (SELECT COUNT(*) FROM messages x WHERE x.chat_id = ?1 AND x.is_deleted = 0
-                  AND x.id > me.last_read_message_id AND x.id <= {target}
-                  AND (x.sender_id IS NULL OR x.sender_id != ?2)) AS marked,
-               (?3 IS NULL OR EXISTS (SELECT 1 FROM messages WHERE id = ?3 AND chat_id = ?1))
-                 AS target_ok
-             FROM chat_members me WHERE me.chat_id = ?1 AND me.user_id = ?2"
+            "SELECT t.pointer, MAX({} - {} - {}, 0) AS marked, t.target_ok
+             FROM (SELECT me.last_read_message_id AS old,
+                     MAX(me.last_read_message_id, {target}) AS pointer,
+                     (?3 IS NULL OR EXISTS (SELECT 1 FROM messages WHERE id = ?3 AND chat_id = ?1))
+                       AS target_ok
+                   FROM chat_members me WHERE me.chat_id = ?1 AND me.user_id = ?2) t",
+            passed("?1", "t.pointer"),
+            passed("?1", "t.old"),
+            deleted_after("?1", "t.old", Some("t.pointer")),
         ),
         args![chat_id, user_id, message_id],
     )?;

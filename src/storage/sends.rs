@@ -31,6 +31,9 @@ pub struct Sender {
     pub user: UserRow,
     #[serde(deserialize_with = "int_bool")]
     pub is_member: bool,
+    /// The chat is a room (its non-members are told to join, not that it does not exist).
+    #[serde(default, deserialize_with = "int_bool")]
+    pub in_room: bool,
     earlier: Option<String>,
 }
 
@@ -109,6 +112,7 @@ pub fn send(b: &mut Batch, s: &Sending) -> ApiResult<SendReads> {
         "SELECT u.id, u.username, u.email, u.first_name, u.last_name,
            EXISTS (SELECT 1 FROM chat_members WHERE chat_id = ?1 AND user_id = u.id)
              AS is_member,
+           EXISTS (SELECT 1 FROM chats WHERE id = ?1 AND chat_type = 'room') AS in_room,
            (SELECT json_object(
               'message', json_object('id', msg.id, 'chat_id', msg.chat_id, 'seq', msg.seq,
                 'content', msg.content, 'client_id', msg.client_id,
@@ -147,11 +151,14 @@ pub fn send(b: &mut Batch, s: &Sending) -> ApiResult<SendReads> {
         now: s.now.to_string(),
     };
     let (event, stored) = b.event(s.chat_id, Some(guard), event, |b| {
+        // `ordinal` (the message's position in the chat, issue 18) is given here from the
+        // count the trigger is about to bump, which spares the trigger writing the row again.
         let insert = compose(
             &format!(
                 "INSERT INTO messages (chat_id, seq, sender_id, content, client_id, created_at,
-                                       updated_at)
-                 SELECT id, last_seq, {{}}, ?2, ?3, ?4, ?4 FROM chats WHERE id = ?1 AND {PENDING}
+                                       updated_at, ordinal)
+                 SELECT id, last_seq, {{}}, ?2, ?3, ?4, ?4, message_count + 1
+                 FROM chats WHERE id = ?1 AND {PENDING}
                  RETURNING id, seq"
             ),
             args![s.chat_id, s.content, s.client_id, s.now],

@@ -162,6 +162,7 @@ pub fn read(b: &mut Batch, viewer: &Viewer, cursor: &Cursor, limit: i64) -> ApiR
         ),
         limit,
         offset: 0,
+        rooms: false,
     };
     Ok(StreamReads {
         rows,
@@ -269,6 +270,51 @@ pub fn online(b: &mut Batch, chat_id: i64, joining: &[i64], now: &str) -> ApiRes
                 OR p.user_id IN (SELECT value FROM json_each(?2)))",
         args![chat_id, serde_json::to_string(joining)?, now],
     )
+}
+
+/// The handles of `created`.
+pub struct CreatedReads {
+    event: Rows<super::batch::Gid>,
+    online: Rows<Online>,
+}
+
+/// Logs chat `target`'s creation (`chat_created`, seq 0) when this batch added its first
+/// members (their rows are still pending): its trigger starts their streams there and gives
+/// each `chat_added`. Also reads which of them have a stream open, to tell their hubs.
+pub fn created(b: &mut Batch, target: &Sql, now: &str) -> ApiResult<CreatedReads> {
+    let event = compose(
+        "INSERT INTO chat_events (chat_id, seq, type, created_at)
+         SELECT {}, 0, 'chat_created', ?1
+         WHERE EXISTS (SELECT 1 FROM chat_members WHERE chat_id = {} AND since_gid < 0)
+         RETURNING gid",
+        args![now],
+        &[target, target],
+    );
+    let online = compose(
+        "SELECT m.user_id FROM chat_members m JOIN stream_presence p ON p.user_id = m.user_id
+         WHERE m.chat_id = {} AND p.expires_at > ?1",
+        args![now],
+        &[target],
+    );
+    Ok(CreatedReads {
+        event: b.query(&event.text, event.args)?,
+        online: b.query(&online.text, online.args)?,
+    })
+}
+
+impl CreatedReads {
+    /// The members with a stream open, when this batch created the chat.
+    pub fn read(&self, res: &Results) -> ApiResult<Option<Vec<i64>>> {
+        Ok(match res.first(self.event)? {
+            Some(_) => Some(
+                res.all(self.online)?
+                    .into_iter()
+                    .map(|o| o.user_id)
+                    .collect(),
+            ),
+            None => None,
+        })
+    }
 }
 
 /// A user with a stream open.

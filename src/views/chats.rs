@@ -20,6 +20,36 @@ pub struct Chat {
     pub unread_count: i64,
     pub members: Vec<UserSummary>,
     pub admins: Vec<i64>,
+    /// A room's key (null for rooms without one and for other chats).
+    pub key: Option<String>,
+    /// How many members the chat has (in a room `members` lists only the first of them).
+    pub member_count: i64,
+}
+
+/// A room (SPEC §10): the chat as the caller sees it, and whether the caller has joined.
+#[derive(Debug, Clone, Serialize)]
+pub struct Room {
+    #[serde(flatten)]
+    pub chat: Chat,
+    pub is_member: bool,
+}
+
+impl Room {
+    /// The rooms of a page as `me` sees them.
+    pub fn page(data: &PageData, me: i64) -> Vec<Room> {
+        Chat::page(data, me)
+            .into_iter()
+            .zip(&data.chats)
+            .map(|(chat, pc)| Room {
+                chat,
+                is_member: pc.is_member,
+            })
+            .collect()
+    }
+
+    pub fn first(data: &PageData, me: i64) -> Option<Room> {
+        Room::page(data, me).into_iter().next()
+    }
 }
 
 impl Chat {
@@ -62,6 +92,8 @@ impl Chat {
                         .filter(|m| m.is_admin)
                         .map(|m| m.user.id)
                         .collect(),
+                    key: c.room_key.clone(),
+                    member_count: c.member_count,
                 }
             })
             .collect()

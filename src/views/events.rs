@@ -38,11 +38,17 @@ pub enum EventBody {
         user_id: Option<i64>,
         last_read_message_id: Option<i64>,
     },
+    /// In rooms, live events also carry the room's `member_count` after the change (events
+    /// replayed from the log do not: the count is live, `member_count` frames carry it).
     MembersAdded {
         user_ids: Vec<i64>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        member_count: Option<i64>,
     },
     MemberRemoved {
         user_id: Option<i64>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        member_count: Option<i64>,
     },
     ChatUpdated(ChatOrId),
     ChatDeleted {
@@ -127,7 +133,23 @@ impl Event {
     }
 
     pub fn members_added(seq: i64, user_ids: Vec<i64>) -> Event {
-        Event::new(seq, EventBody::MembersAdded { user_ids })
+        Event::new(
+            seq,
+            EventBody::MembersAdded {
+                user_ids,
+                member_count: None,
+            },
+        )
+    }
+
+    /// The event with a room's member count after it (members_added, member_removed).
+    pub fn with_member_count(mut self, count: i64) -> Event {
+        match &mut self.body {
+            EventBody::MembersAdded { member_count, .. }
+            | EventBody::MemberRemoved { member_count, .. } => *member_count = Some(count),
+            _ => {}
+        }
+        self
     }
 
     pub fn member_removed(seq: i64, user_id: i64) -> Event {
@@ -135,6 +157,7 @@ impl Event {
             seq,
             EventBody::MemberRemoved {
                 user_id: Some(user_id),
+                member_count: None,
             },
         )
     }
@@ -182,7 +205,10 @@ mod tests {
 
     #[test]
     fn every_event_body_names_its_kind() {
-        let body = EventBody::MembersAdded { user_ids: vec![1] };
+        let body = EventBody::MembersAdded {
+            user_ids: vec![1],
+            member_count: None,
+        };
         let v = serde_json::to_value(Event::new(1, body.clone())).unwrap();
         assert_eq!(v["type"], body.kind().as_str());
     }

@@ -8,7 +8,7 @@ mod events;
 mod messages;
 mod users;
 
-pub use chats::Chat;
+pub use chats::{Chat, Room};
 pub use events::{ChatOrId, Event, EventBody, MessageOrId};
 pub use messages::{Message, Reaction};
 pub use users::{avatar_url, display_name, initials, UserSummary, UserWithEmail};

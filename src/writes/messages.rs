@@ -3,7 +3,7 @@
 use serde_json::json;
 
 use super::{Done, Planned, Published, Reply, Write};
-use crate::error::{ApiError, ApiResult};
+use crate::error::{ApiError, ApiResult, JOIN_THE_ROOM};
 use crate::storage::messages::{self as store, ChangeReads, MessageRow};
 use crate::storage::reactions::{self, Reacting};
 use crate::storage::receipts::{self, AdvanceReads};
@@ -118,10 +118,11 @@ pub fn mark_read(
 }
 
 impl SendPlan {
-    /// 401 for a dead session, 404 for a non-member, 200 with the first message for a
-    /// repeated `client_id`, else 201 with the new message and its `new_message`. The new
-    /// message is built from what the batch returned: nobody has reacted yet, and only its
-    /// sender's read pointer (moved by the send) has reached it.
+    /// 401 for a dead session, 404 for a non-member (403 "Join the room to see messages." in
+    /// a room), 200 with the first message for a repeated `client_id`, else 201 with the new
+    /// message and its `new_message`. The new message is built from what the batch returned:
+    /// nobody has reacted yet, and only its sender's read pointer (moved by the send) has
+    /// reached it.
     pub fn done(&self, res: &Results) -> Done {
         let sent = match self.reads.read(res) {
             Ok(sent) => sent,
@@ -131,7 +132,11 @@ impl SendPlan {
             return Done::reply(Err(ApiError::InvalidToken));
         };
         if !sender.is_member {
-            return Done::reply(Err(ApiError::NotFound));
+            let refusal = match sender.in_room {
+                true => JOIN_THE_ROOM,
+                false => ApiError::NotFound,
+            };
+            return Done::reply(Err(refusal));
         }
         if let Some(earlier) = sent.earlier {
             let first = Message::first(&earlier).ok_or(ApiError::NotFound);

@@ -12,6 +12,7 @@
 mod chats;
 mod members;
 mod messages;
+mod rooms;
 
 use serde::{Deserialize, Serialize};
 
@@ -54,6 +55,14 @@ pub enum Write {
     RemoveMember { user_id: i64, hand_over_admin: bool },
     /// Delete the chat and everything in it.
     DeleteChat,
+    /// Rooms: active users who are not members join (themselves, or added by an admin). With
+    /// `view_as` (a join) the answer is the room as that user sees it, else `added_count`.
+    Join {
+        user_ids: Vec<i64>,
+        view_as: Option<i64>,
+    },
+    /// Rooms: a member leaves (or an admin removes them); their sockets stay, as watchers.
+    Leave { user_id: i64 },
 }
 
 /// A write's answer to its caller: a status and a JSON body, as the API answers.
@@ -100,6 +109,8 @@ impl Reply {
 pub enum Close {
     /// Removed members'.
     Users(Vec<i64>),
+    /// None: these users left a room, and their sockets go on as watchers.
+    Demote(Vec<i64>),
     /// Everyone's: the chat is gone.
     Everyone,
 }
@@ -132,6 +143,10 @@ pub struct Done {
     pub member_gen: Option<i64>,
     /// Users who became members (their streams start after this write's event).
     pub added: Vec<i64>,
+    /// A room's member count after the write: sent to members and watchers alike.
+    pub member_count: Option<i64>,
+    /// Users who joined a room: their watcher sockets become members' before the events go.
+    pub promote: Vec<i64>,
 }
 
 impl Done {
@@ -142,6 +157,8 @@ impl Done {
             close: None,
             member_gen: None,
             added: Vec::new(),
+            member_count: None,
+            promote: Vec::new(),
         }
     }
 
@@ -172,6 +189,8 @@ pub enum Planned {
     DeleteChat(chats::DeletePlan),
     AddMembers(members::AddPlan),
     Remove(members::RemovePlan),
+    Join(rooms::JoinPlan),
+    Leave(rooms::LeavePlan),
 }
 
 /// Pushes `write` to chat `chat_id` into the batch `b`, at `now`.
@@ -201,6 +220,10 @@ pub fn plan(b: &mut Batch, chat_id: i64, write: &Write, now: &str) -> ApiResult<
             *hand_over_admin,
             now,
         )?),
+        Write::Join { user_ids, view_as } => {
+            Planned::Join(rooms::join(b, chat_id, user_ids, *view_as, now)?)
+        }
+        Write::Leave { user_id } => Planned::Leave(rooms::leave(b, chat_id, *user_id, now)?),
     })
 }
 
@@ -216,6 +239,8 @@ impl Planned {
             Planned::DeleteChat(p) => p.done(res),
             Planned::AddMembers(p) => p.done(res),
             Planned::Remove(p) => p.done(res),
+            Planned::Join(p) => p.done(res),
+            Planned::Leave(p) => p.done(res),
         }
     }
 }

@@ -5,6 +5,8 @@
 //! creating their own users (`app.user("name")` makes the name unique per run).
 #![allow(dead_code)]
 
+pub mod bulk;
+
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
@@ -80,36 +82,20 @@ impl Worker {
     }
 
     /// `start` with the state folder under `parent` (the benchmark keeps its own).
-    #[allow(clippy::zombie_processes)] // the watchdog ends wrangler when we exit
     pub fn start_under(parent: &Path, name: &str, vars: &[(&str, &str)], seed_sql: &str) -> Worker {
         let state = parent.join(format!("{name}-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&state);
         std::fs::create_dir_all(&state).unwrap();
-        let sql = state.join("setup.sql");
         let schema = std::fs::read_to_string(root().join("schema.sql")).unwrap();
-        std::fs::write(&sql, format!("{schema}\n{seed_sql}\n")).unwrap();
-        let state_str = state.to_str().unwrap().to_string();
-        let status = wrangler(
-            &[
-                "d1",
-                "execute",
-                "DB",
-                "--local",
-                "--persist-to",
-                &state_str,
-                "--file",
-                sql.to_str().unwrap(),
-            ],
-            &state.join("d1.log"),
-        )
-        .wait()
-        .unwrap();
-        assert!(
-            status.success(),
-            "schema applies; see {}",
-            state.join("d1.log").display()
-        );
+        d1_execute(&state, &format!("{schema}\n{seed_sql}\n"), "setup");
+        Worker::serve(state, vars)
+    }
 
+    /// Starts `wrangler dev` on the D1 and Durable Object state already in folder `state`
+    /// (nothing is applied to it first).
+    #[allow(clippy::zombie_processes)] // the watchdog ends wrangler when we exit
+    pub fn serve(state: PathBuf, vars: &[(&str, &str)]) -> Worker {
+        let state_str = state.to_str().unwrap().to_string();
         let port = free_port();
         let inspector = free_port();
         let (port_s, inspector_s) = (port.to_string(), inspector.to_string());
@@ -180,6 +166,77 @@ impl Worker {
         let log = std::fs::read_to_string(self.state.join("worker.log")).unwrap_or_default();
         panic!("worker did not become healthy within 120 s:\n{log}");
     }
+}
+
+/// Runs the SQL `sql` on the local D1 in folder `state` (`wrangler d1 execute --file`, the file
+/// kept there as `<name>.sql`, wrangler's output as `<name>.log`); panics when it fails.
+pub fn d1_execute(state: &Path, sql: &str, name: &str) {
+    std::fs::create_dir_all(state).unwrap();
+    let file = state.join(format!("{name}.sql"));
+    std::fs::write(&file, sql).unwrap();
+    let log = state.join(format!("{name}.log"));
+    let status = wrangler(
+        &[
+            "d1",
+            "execute",
+            "DB",
+            "--local",
+            "--persist-to",
+            state.to_str().unwrap(),
+            "--file",
+            file.to_str().unwrap(),
+        ],
+        &log,
+    )
+    .wait()
+    .unwrap();
+    assert!(
+        status.success(),
+        "{name}.sql applies; see {}",
+        log.display()
+    );
+}
+
+/// The rows of one SQL query on the local D1 in folder `state`, each a JSON object by column
+/// name. Not while a worker serves `state`.
+pub fn d1_query(state: &Path, sql: &str) -> Vec<Value> {
+    d1_queries(state, &[sql]).remove(0)
+}
+
+/// The rows of each of `queries` (one `wrangler d1 execute --command --json`: wrangler starts
+/// once). Not while a worker serves `state`.
+pub fn d1_queries(state: &Path, queries: &[&str]) -> Vec<Vec<Value>> {
+    let sql = queries.join(";\n");
+    let out = Command::new("wrangler")
+        .args(["d1", "execute", "DB", "--local", "--persist-to"])
+        .arg(state)
+        .args(["--json", "--command", &sql])
+        .current_dir(root())
+        .env("PATH", tool_path())
+        .env("WRANGLER_SEND_METRICS", "false")
+        .env("CI", "true")
+        .env("NO_COLOR", "1")
+        .stdin(Stdio::null())
+        .output()
+        .expect("wrangler runs (make tools installs it)");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "queries fail: {sql}\n{text}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: Value = serde_json::from_str(&text)
+        .unwrap_or_else(|e| panic!("wrangler's --json output ({e}): {text}"));
+    let results: Vec<Vec<Value>> = v
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .filter_map(|r| r["results"].as_array().cloned())
+                .collect()
+        })
+        .unwrap_or_default();
+    assert_eq!(results.len(), queries.len(), "one result per query: {v}");
+    results
 }
 
 /// Kills wrangler (and its workerd) when this test process exits, however it exits. The
@@ -265,6 +322,50 @@ impl Resp {
 }
 
 pub const PASSWORD: &str = "correct-horse-9";
+
+/// What an answer's `Server-Timing` says it cost in D1: `d1;desc="<round trips>";dur=<ms>`,
+/// `d1read;desc="<rows read>"`, `d1written;desc="<rows written>"` (README, "D1 round trips").
+#[derive(Debug, Clone, Copy, Default)]
+pub struct D1Cost {
+    pub trips: u32,
+    pub ms: f64,
+    pub read: u64,
+    pub written: u64,
+}
+
+/// Parses a `Server-Timing` header; `None` unless all four figures are there.
+pub fn d1_cost(header: &str) -> Option<D1Cost> {
+    let metric = |name: &str| {
+        header
+            .split(',')
+            .map(str::trim)
+            .find(|m| m.starts_with(&format!("{name};")))
+    };
+    let param = |metric: &str, key: &str| {
+        metric.split(';').skip(1).find_map(|part| {
+            let (k, v) = part.trim().split_once('=')?;
+            (k == key).then(|| v.trim_matches('"').to_string())
+        })
+    };
+    let d1 = metric("d1")?;
+    let desc = |name: &str| param(metric(name)?, "desc")?.parse().ok();
+    Some(D1Cost {
+        trips: param(d1, "desc")?.parse().ok()?,
+        ms: param(d1, "dur")?.parse().ok()?,
+        read: desc("d1read")?,
+        written: desc("d1written")?,
+    })
+}
+
+impl Resp {
+    /// This answer's D1 cost, from its `Server-Timing` (a panic when it has none).
+    pub fn d1(&self) -> D1Cost {
+        let h = self
+            .header("server-timing")
+            .unwrap_or_else(|| panic!("no Server-Timing on {} {:?}", self.status, self.body));
+        d1_cost(&h).unwrap_or_else(|| panic!("an incomplete Server-Timing: {h}"))
+    }
+}
 
 impl App {
     pub fn new(worker: &Worker) -> App {

@@ -7,6 +7,8 @@
 //! Each socket has its own position (`Cursor`): sockets resume from different places. While a
 //! socket reads from D1, pushes for it wait in its buffer and are placed after the read.
 
+mod presence;
+
 use std::cell::RefCell;
 use std::collections::BTreeMap;
 
@@ -394,92 +396,6 @@ impl LiveFeed {
             Err(e) => p::error_frame(&e),
         };
         let _ = ws.send_with_str(answer.to_string());
-    }
-
-    /// Renews the presence rows and closes sockets whose session ended.
-    pub async fn alarm(&self) {
-        self.load();
-        let now = time::now_ms();
-        let mut users = Vec::new();
-        for key in self.keys() {
-            match self.with(key, |s| (s.info.expires_at <= now, s.info.user_id)) {
-                Some((true, user_id)) => {
-                    self.close(key, "Session ended.");
-                    if self.keys_of(user_id).is_empty() {
-                        self.gone(user_id).await;
-                    }
-                }
-                Some((false, user_id)) => users.push(user_id),
-                None => {}
-            }
-        }
-        users.sort_unstable();
-        users.dedup();
-        self.keep_present(&users).await;
-    }
-
-    /// Writes the presence rows of `users` that are unknown or due for renewal (one round
-    /// trip), and sets the alarm to renew them (or to close the first socket whose session
-    /// ends).
-    async fn keep_present(&self, users: &[i64]) {
-        let now = time::now_ms();
-        let due: Vec<i64> = {
-            let known = self.present_until.borrow();
-            users
-                .iter()
-                .copied()
-                .filter(|u| known.get(u).is_none_or(|until| until - now < RENEW_MS))
-                .collect()
-        };
-        if !due.is_empty() {
-            let until = now + PRESENCE_MS;
-            let written = match self.db() {
-                Ok(db) => stream::present(&db, &due, &time::iso_from_ms(until)).await,
-                Err(e) => Err(e),
-            };
-            match written {
-                Ok(()) => {
-                    let mut known = self.present_until.borrow_mut();
-                    for u in due {
-                        known.insert(u, until);
-                    }
-                }
-                Err(e) => worker::console_error!("presence not written: {e:?}"),
-            }
-        }
-        let first_expiry = self
-            .socks
-            .borrow()
-            .as_ref()
-            .and_then(|s| s.values().map(|s| s.info.expires_at).min());
-        let Some(first_expiry) = first_expiry else {
-            return;
-        };
-        let renew_at = self
-            .present_until
-            .borrow()
-            .values()
-            .min()
-            .map_or(now, |u| u - RENEW_MS);
-        let at = first_expiry.min(renew_at);
-        if let Err(e) = self
-            .state
-            .storage()
-            .set_alarm((at - now).clamp(1_000, RENEW_MS))
-            .await
-        {
-            worker::console_error!("alarm not set: {e:?}");
-        }
-    }
-
-    /// The user has no socket here any more: their presence row goes.
-    async fn gone(&self, user_id: i64) {
-        self.present_until.borrow_mut().remove(&user_id);
-        if let Ok(db) = self.db() {
-            if let Err(e) = stream::absent(&db, user_id).await {
-                worker::console_error!("presence not removed: {e:?}");
-            }
-        }
     }
 }
 

@@ -4,10 +4,9 @@
 //! reads (`sync`). It is the one owner of them all; `room.rs` only hands it the runtime's
 //! events.
 //!
-//! The write path: a write waits in `queue` while a batch is in flight; the writer whose
-//! batch just committed hands the turn to the first queued write, which commits every write
-//! queued by then in one D1 batch (group commit). Its events are broadcast right after the
-//! commit, in seq order: the room being the only writer, nothing can come between.
+//! The write path (group commit, delivery, the user streams' pushes) is `commit.rs`.
+
+mod commit;
 
 use std::cell::{Cell, RefCell};
 use std::collections::BTreeMap;
@@ -17,20 +16,16 @@ use futures_channel::oneshot;
 use serde_json::{json, Value};
 use worker::{Env, Response, Result, State, WebSocket, WebSocketPair};
 
-use super::fanout::{self, HubPush, Push};
-use super::protocol::{
-    self as p, ClientFrame, Connect, RoomCall, RoomOp, SocketInfo, StreamCall, StreamOp, WriteReply,
-};
+use super::fanout::HubPush;
+use super::protocol::{self as p, ClientFrame, Connect, RoomCall, RoomOp, SocketInfo, WriteReply};
 use super::sockets::{Frame, Sockets};
 use super::state::{RoomState, Saved};
 use super::sync;
-use crate::args;
-use crate::error::{ApiError, ApiResult};
+use crate::error::{ApiError, ApiResult, JOIN_THE_ROOM};
 use crate::settings::Settings;
-use crate::storage::batch::Stamp;
-use crate::storage::{members, stream, users, Batch, Db};
+use crate::storage::{members, users, Db};
 use crate::time;
-use crate::writes::{self, Close, Done, Reply, Write};
+use crate::writes::{Reply, Write};
 
 /// A write waiting for its batch.
 struct Queued {
@@ -210,236 +205,6 @@ impl LiveChat {
         None
     }
 
-    /// Commits `write` with the writes queued meanwhile, in one batch.
-    async fn write(&self, mut write: Write) -> WriteReply {
-        if self.writing.replace(true) {
-            let (turn, wait) = oneshot::channel();
-            self.queue.borrow_mut().push(Queued { write, turn });
-            match wait.await {
-                Ok(Turn::Done(reply)) => return reply,
-                Ok(Turn::Drive(mine)) => write = mine,
-                Err(_) => return unavailable(),
-            }
-        }
-        let others = self.queue.take();
-        let (writes, turns): (Vec<Write>, Vec<_>) = std::iter::once((write, None))
-            .chain(others.into_iter().map(|q| (q.write, Some(q.turn))))
-            .unzip();
-        let mut replies = self.commit(&writes).await.into_iter();
-        let mine = replies.next().unwrap_or_else(unavailable);
-        for (turn, reply) in turns.into_iter().skip(1).zip(replies) {
-            if let Some(turn) = turn {
-                let _ = turn.send(Turn::Done(reply)); // a caller gone meanwhile misses it
-            }
-        }
-        self.hand_over();
-        mine
-    }
-
-    /// Gives the turn to the first queued write whose caller still waits, or ends the turn.
-    fn hand_over(&self) {
-        loop {
-            let next = {
-                let mut q = self.queue.borrow_mut();
-                (!q.is_empty()).then(|| q.remove(0))
-            };
-            let Some(q) = next else {
-                self.writing.set(false);
-                return;
-            };
-            if q.turn.send(Turn::Drive(q.write)).is_ok() {
-                return;
-            }
-        }
-    }
-
-    /// One batch: the chat's log head before it, then every write; their answers in order.
-    /// A batch that fails as a whole is retried one write at a time, so one bad write cannot
-    /// fail the others.
-    async fn commit(&self, writes: &[Write]) -> Vec<WriteReply> {
-        let db = match self.db() {
-            Ok(db) => db,
-            Err(e) => return writes.iter().map(|_| failed(&e)).collect(),
-        };
-        let chat_id = self.room.borrow().chat_id;
-        let now = time::now_iso();
-        let mut b = Batch::new(&db);
-        // The log's head before this batch, read once per instance: after that the room has
-        // delivered everything it committed.
-        let head = match self.head_read.get() {
-            true => None,
-            false => b
-                .query::<Stamp>(
-                    "SELECT last_seq, member_gen FROM chats WHERE id = ?1",
-                    args![chat_id],
-                )
-                .ok(),
-        };
-        // Who has a user stream open, among the members and those the batch adds: only they
-        // are handed its events (fanout.rs).
-        let joining: Vec<i64> = writes
-            .iter()
-            .flat_map(|w| match w {
-                Write::AddMembers { user_ids } => user_ids.clone(),
-                _ => Vec::new(),
-            })
-            .collect();
-        let online = stream::online(&mut b, chat_id, &joining, &now);
-        let planned: Vec<_> = writes
-            .iter()
-            .map(|w| writes::plan(&mut b, chat_id, w, &now))
-            .collect();
-        let res = match b.run().await {
-            Ok(res) => res,
-            Err(e) if writes.len() == 1 => return vec![failed(&e)],
-            Err(_) => {
-                let mut out = Vec::new();
-                for w in writes {
-                    out.extend(Box::pin(self.commit(std::slice::from_ref(w))).await);
-                }
-                return out;
-            }
-        };
-        if let Some(head) = head {
-            self.catch_up_to(&db, res.first(head).ok().flatten()).await;
-            self.head_read.set(true);
-        }
-        let mut cost = db.cost();
-        let dones: Vec<Done> = planned
-            .into_iter()
-            .map(|p| match p {
-                Ok(p) => p.done(&res),
-                Err(e) => Done::refused(&e),
-            })
-            .collect();
-        let online: Vec<i64> = match online.and_then(|h| res.all(h)) {
-            Ok(rows) => rows.into_iter().map(|o| o.user_id).collect(),
-            Err(e) => {
-                worker::console_error!("stream presence not read: {e:?}");
-                Vec::new()
-            }
-        };
-        if !online.is_empty() {
-            let changes: Vec<fanout::Change> = dones.iter().map(change).collect();
-            let plan = fanout::plan(chat_id, &online, &changes);
-            cost.streams = self.push_streams(plan) as u32;
-        }
-        let replies = dones
-            .into_iter()
-            .map(|done| WriteReply {
-                reply: self.deliver(done),
-                cost,
-            })
-            .collect();
-        self.persist().await;
-        replies
-    }
-
-    /// Hands the stream hubs their pushes: one call per hub at a time, in order (a stream
-    /// relies on each chat's events arriving in seq order); what queues meanwhile goes in the
-    /// next call. The number of calls made for this batch.
-    fn push_streams(&self, plan: BTreeMap<i64, Vec<Push>>) -> usize {
-        let hubs = fanout::by_hub(plan, Settings::from_env(&self.env).stream_hubs);
-        let calls = hubs.len();
-        for (hub, push) in hubs {
-            let start = {
-                let mut outbox = self.outbox.borrow_mut();
-                let idle = !outbox.contains_key(&hub);
-                outbox.entry(hub).or_default().push(push);
-                idle
-            };
-            if start {
-                let (env, outbox) = (self.env.clone(), self.outbox.clone());
-                wasm_bindgen_futures::spawn_local(async move {
-                    loop {
-                        let batches = match outbox.borrow_mut().get_mut(&hub) {
-                            Some(q) => std::mem::take(q),
-                            None => return,
-                        };
-                        if batches.is_empty() {
-                            outbox.borrow_mut().remove(&hub);
-                            return;
-                        }
-                        let call = StreamCall {
-                            hub,
-                            op: StreamOp::Push { batches },
-                        };
-                        if let Err(e) = super::call_stream(&env, &call).await {
-                            worker::console_error!("stream hub {hub} missed a push: {e:?}");
-                        }
-                    }
-                });
-            }
-        }
-        calls
-    }
-
-    /// Before a batch's events go out: the events committed before it that this room did not
-    /// deliver (it crashed between a commit and its broadcast) go first, and a removal it did
-    /// not apply closes the removed members' sockets.
-    async fn catch_up_to(&self, db: &Db, head: Option<Stamp>) {
-        let Some(head) = head else {
-            return;
-        };
-        let behind = self.room.borrow().log.next().is_none_or(|n| n <= head.seq);
-        if behind {
-            if let Err(e) = sync::replay_to(db, &self.room, head.seq, &self.broadcast()).await {
-                worker::console_error!("replay before a write failed: {e:?}");
-            }
-        }
-        self.check_members(head.member_gen).await;
-    }
-
-    /// Delivers what a write did: its events in order, then the sockets it closes.
-    fn deliver(&self, done: Done) -> Reply {
-        for e in &done.events {
-            if self.room.borrow_mut().log.delivered(e.seq, &e.text) {
-                self.broadcast()(&[Frame::new(&e.text, Some(e.seq))]);
-            }
-        }
-        if let Some(gen) = done.member_gen {
-            let mut r = self.room.borrow_mut();
-            r.member_gen = r.member_gen.max(gen);
-        }
-        match &done.close {
-            Some(Close::Users(ids)) => {
-                self.room.borrow_mut().disconnected(Some(ids));
-                let hit = |i: &SocketInfo| ids.contains(&i.user_id);
-                self.sockets.close(&self.state, "No longer a member.", hit);
-            }
-            Some(Close::Everyone) => {
-                self.room.borrow_mut().disconnected(None);
-                self.sockets
-                    .close(&self.state, "The chat was deleted.", |_| true);
-            }
-            None => {}
-        }
-        done.reply
-    }
-
-    /// The sockets of users who are no longer members close, when D1's membership generation
-    /// is newer than the room's.
-    async fn check_members(&self, member_gen: i64) {
-        if member_gen <= self.room.borrow().member_gen {
-            return;
-        }
-        let chat_id = self.room.borrow().chat_id;
-        let users = self.sockets.users(&self.state);
-        let members = match self.db() {
-            Ok(db) => members::which_are_members(&db, chat_id, &users).await,
-            Err(e) => Err(e),
-        };
-        match members {
-            Ok(members) => {
-                let gone = |i: &SocketInfo| !members.contains(&i.user_id);
-                self.sockets.close(&self.state, "No longer a member.", gone);
-                let mut r = self.room.borrow_mut();
-                r.member_gen = r.member_gen.max(member_gen);
-            }
-            Err(e) => worker::console_error!("membership re-check failed: {e:?}"),
-        }
-    }
-
     async fn typing(&self, user_id: i64, is_typing: bool) {
         let timeout_ms = Settings::from_env(&self.env).typing_timeout_seconds as i64 * 1000;
         let now = time::now_ms();
@@ -456,7 +221,7 @@ impl LiveChat {
 
     /// Accepts a socket the worker authenticated, after computing its catch-up (`since`):
     /// everything from there to accepting is synchronous, so no live event can slip between
-    /// the replay and going live.
+    /// the replay and going live. A room's non-member is accepted as a watcher (no catch-up).
     pub async fn open(&self, c: Connect) -> Result<Response> {
         // A removal may land between the worker's membership check and this point: read
         // membership again here, and refuse if a disconnect naming the user arrives while the
@@ -466,13 +231,16 @@ impl LiveChat {
         let gone = || Response::error("Not found.", 404);
         let caught_up = match self.db() {
             Ok(db) => match members::is_member(&db, c.chat_id, c.user_id).await {
-                Ok(true) => sync::catch_up(&db, &self.room, c.since).await,
+                Ok(true) => sync::catch_up(&db, &self.room, c.since)
+                    .await
+                    .map(|x| (x, false)),
+                Ok(false) if c.room => Ok(((Vec::new(), 0), true)),
                 Ok(false) => Err(ApiError::NotFound),
                 Err(e) => Err(e),
             },
             Err(e) => Err(e),
         };
-        let (catch_up, after) = match caught_up {
+        let ((catch_up, after), mut watcher) = match caught_up {
             Ok(x) => x,
             Err(ApiError::NotFound) => return gone(),
             Err(e) => {
@@ -481,8 +249,19 @@ impl LiveChat {
             }
         };
         if self.room.borrow().removed_since(c.user_id, generation) {
-            return gone();
+            if !c.room {
+                return gone();
+            }
+            watcher = true; // left the room meanwhile: watches from now on
+        } else if watcher && self.room.borrow().joined_since(c.user_id, generation) {
+            // Joined the room meanwhile: opened again, as a member with a catch-up.
+            return Box::pin(self.open(c)).await;
         }
+        let (catch_up, after) = if watcher {
+            (Vec::new(), 0)
+        } else {
+            (catch_up, after)
+        };
         let max = Settings::from_env(&self.env).max_sockets_per_user as usize;
         if self.sockets.count_of(&self.state, c.user_id) >= max {
             return Response::error("Too many sockets.", 429);
@@ -494,6 +273,8 @@ impl LiveChat {
             token_hash: c.token_hash,
             after,
             expires_at: c.expires_at,
+            room: c.room,
+            watcher,
         };
         pair.server.serialize_attachment(info)?;
         self.sockets.opened();
@@ -518,6 +299,10 @@ impl LiveChat {
             Ok(frame) => frame,
             Err(e) => return answer(&p::error_frame(&e)),
         };
+        // A room's watcher may only listen (and ping): no D1 work for anything else.
+        if info.watcher {
+            return answer(&p::error_frame(&JOIN_THE_ROOM));
+        }
         if !self.sockets.allow_frame(&self.state, ws, time::now_ms()) {
             let slow_down = ApiError::TooManyRequests {
                 retry_after_secs: 1,
@@ -591,32 +376,4 @@ impl LiveChat {
             .close(&self.state, "Session ended.", |i| i.expires_at <= now);
         self.persist().await;
     }
-}
-
-/// What a write did to whom, for the user streams.
-fn change(d: &Done) -> fanout::Change<'_> {
-    let (removed, deleted): (&[i64], bool) = match &d.close {
-        Some(Close::Users(ids)) => (ids, false),
-        Some(Close::Everyone) => (&[], true),
-        None => (&[], false),
-    };
-    fanout::Change {
-        events: &d.events,
-        added: &d.added,
-        removed,
-        deleted,
-    }
-}
-
-/// The answer of a write whose batch could not run.
-fn failed(e: &ApiError) -> WriteReply {
-    WriteReply {
-        reply: Reply::refusal(e),
-        cost: Default::default(),
-    }
-}
-
-/// The answer of a write whose turn never came (its room was torn down).
-fn unavailable() -> WriteReply {
-    failed(&ApiError::Internal("a write was dropped".into()))
 }
