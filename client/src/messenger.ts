@@ -45,7 +45,7 @@ export interface MessengerState {
   config: UiConfig;
   connection: ConnectionState;
   transport: LiveTransport['kind'] | null;
-  /** The server has rooms (SPEC §10) and they are enabled: offer the rooms dialog. */
+  /** Rooms are enabled (`ENABLE_CHAT_ROOMS`, SPEC §10): offer the rooms dialog. */
   roomsAvailable: boolean;
   chats: ChatListState;
   chatsLoading: boolean;
@@ -180,13 +180,7 @@ export class Messenger {
   async init(openChatId: Id | null = null, preset: Preset | null = null): Promise<void> {
     try {
       const [me, config] = preset ? [preset.me, preset.config] : await Promise.all([this.rest.me(), this.rest.config()]);
-      this.set({ me, config });
-      if (config.enable_chat_rooms && !this.single) {
-        this.rest.roomsAvailable().then(
-          (roomsAvailable) => this.set({ roomsAvailable }),
-          () => {},
-        );
-      }
+      this.set({ me, config, roomsAvailable: config.enable_chat_rooms });
       const deps: LiveDeps = { rest: this.rest, ...this.deps.live };
       const live = this.deps.connect
         ? await this.deps.connect(config, deps)

@@ -5,7 +5,7 @@
 
 import createClient from 'openapi-fetch';
 import { ApiError } from './errors.ts';
-import type { paths } from './schema.d.ts';
+import type { components, paths } from './schema.d.ts';
 import {
   DEFAULT_CONFIG,
   type Chat,
@@ -31,13 +31,9 @@ export interface RestOptions {
   fetch?: typeof fetch;
 }
 
-/** `/messages/api/events/` answers (SPEC §9); not yet in openapi.json. */
-export interface EventsPage {
-  events: Array<Record<string, unknown>>;
-  cursor: string;
-  has_more: boolean;
-  typing?: Id[];
-}
+/** `/messages/api/events/` answers (SPEC §9). The events are handed to the transports as
+ * plain objects: they read the fields they know (live.ts), whatever the event type. */
+export type EventsPage = Omit<components['schemas']['EventPage'], 'events'> & { events: Array<Record<string, unknown>> };
 
 export type Rest = ReturnType<typeof createRest>;
 
@@ -91,6 +87,7 @@ export function createRest(options: RestOptions = {}) {
   }
 
   const chat = (chat_id: Id) => ({ params: { path: { chat_id } } });
+  const room = (room_id: Id) => ({ params: { path: { room_id } } });
   const message = (message_id: Id) => ({ params: { path: { message_id } } });
 
   return {
@@ -109,17 +106,6 @@ export function createRest(options: RestOptions = {}) {
         return { ...DEFAULT_CONFIG, ...got };
       } catch (e) {
         if (e instanceof ApiError && e.status === 404) return { ...DEFAULT_CONFIG };
-        throw e;
-      }
-    },
-
-    /** Whether the server has rooms (SPEC §10): the rooms dialog is offered only then. */
-    async roomsAvailable(): Promise<boolean> {
-      try {
-        await raw<unknown>('/messages/api/rooms/');
-        return true;
-      } catch (e) {
-        if (e instanceof ApiError && (e.status === 404 || e.status === 403)) return false;
         throw e;
       }
     },
@@ -151,22 +137,24 @@ export function createRest(options: RestOptions = {}) {
     // Public rooms (SPEC §10).
     /** Get-or-create by `key` (the creator joins as admin): `created` false when it existed. */
     async createRoom(body: { key?: string; title: string }): Promise<{ room: Room; created: boolean }> {
-      const r = await rawWithStatus<Room>('/messages/api/rooms/', { method: 'POST', body: JSON.stringify(body), headers: { 'Content-Type': 'application/json' } });
-      return { room: r.body, created: r.status === 201 };
+      let status = 0;
+      const room = await ok(
+        api.POST('/messages/api/rooms/', { body }).then((r) => {
+          status = r.response.status;
+          return r;
+        }),
+      );
+      return { room: room as Room, created: status === 201 };
     },
-    listRooms: (query: { search?: string; page?: number } = {}): Promise<RoomPage> => {
-      const q = new URLSearchParams();
-      if (query.search) q.set('search', query.search);
-      if (query.page && query.page > 1) q.set('page', String(query.page));
-      const qs = q.toString();
-      return raw<RoomPage>(`/messages/api/rooms/${qs ? `?${qs}` : ''}`);
-    },
-    getRoom: (id: Id): Promise<Room> => raw<Room>(`/messages/api/rooms/${id}/`),
+    listRooms: async (query: { search?: string; page?: number } = {}): Promise<RoomPage> =>
+      (await ok(api.GET('/messages/api/rooms/', { params: { query: clean(query) } }))) as RoomPage,
+    getRoom: async (id: Id): Promise<Room> => (await ok(api.GET('/messages/api/rooms/{room_id}/', room(id)))) as Room,
     /** The room with this key; ApiError 404 when nobody has made it yet. */
-    roomByKey: (key: string): Promise<Room> => raw<Room>(`/messages/api/rooms/by-key/${encodeURIComponent(key)}/`),
-    joinRoom: (id: Id): Promise<Room> => raw<Room>(`/messages/api/rooms/${id}/join/`, { method: 'POST' }),
+    roomByKey: async (key: string): Promise<Room> =>
+      (await ok(api.GET('/messages/api/rooms/by-key/{key}/', { params: { path: { key } } }))) as Room,
+    joinRoom: async (id: Id): Promise<Room> => (await ok(api.POST('/messages/api/rooms/{room_id}/join/', room(id)))) as Room,
     leaveRoom: async (id: Id): Promise<void> => {
-      await raw<unknown>(`/messages/api/rooms/${id}/leave/`, { method: 'POST' });
+      await ok(api.POST('/messages/api/rooms/{room_id}/leave/', room(id)));
     },
 
     searchUsers: async (q: string): Promise<UserWithEmail[]> =>
@@ -211,13 +199,8 @@ export function createRest(options: RestOptions = {}) {
       ok(api.POST('/messages/api/chats/{chat_id}/typing/', { ...chat(id), body: { is_typing } })),
 
     /** SPEC §9 polling. `after` absent: no events, the current cursor. */
-    events: (query: { after?: string; chat?: Id }, signal?: AbortSignal) => {
-      const q = new URLSearchParams();
-      if (query.after !== undefined) q.set('after', query.after);
-      if (query.chat !== undefined) q.set('chat', String(query.chat));
-      const qs = q.toString();
-      return raw<EventsPage>(`/messages/api/events/${qs ? `?${qs}` : ''}`, { signal });
-    },
+    events: async (query: { after?: string; chat?: Id }, signal?: AbortSignal): Promise<EventsPage> =>
+      (await ok(api.GET('/messages/api/events/', { params: { query: clean(query) }, signal }))) as EventsPage,
 
     /** The `ws:`/`wss:` URL of a socket path, for this page or `baseUrl`. */
     socketUrl(path: string): string {
