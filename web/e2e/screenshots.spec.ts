@@ -34,6 +34,16 @@ test('screenshots of the main states', async ({ browser, server }, info) => {
   await cy.context.request.post(`/messages/api/messages/${ids[3]}/reactions/`, { data: { emoji: '👍' } });
   await cy.context.request.post(`/messages/api/messages/${ids[4]}/reactions/`, { data: { emoji: '🎉' } });
   await bob.context.request.post(`/messages/api/chats/${team}/mark-as-read/`, { data: {} });
+  // Three rooms: Ann made one, Cy two; Bob joined the meetup's.
+  for (const [who, key, title] of [
+    [cy, 'meetup-berlin', 'Community meetup, Berlin'],
+    [cy, 'release-notes-1-0', 'Release notes 1.0'],
+    [ann, 'weekly-demo', 'Weekly demo: what shipped'],
+  ] as const) {
+    const made = await who.context.request.post('/messages/api/rooms/', { data: { key, title } });
+    expect(made.status(), await made.text()).toBe(201);
+    if (key === 'meetup-berlin') await bob.context.request.post(`/messages/api/rooms/${(await made.json()).id}/join/`);
+  }
 
   for (const scheme of ['light', 'dark'] as const) {
     const ctx = await browser.newContext({ baseURL: server.base, colorScheme: scheme, viewport: { width: 1180, height: 720 }, locale: 'en-GB' });
@@ -53,6 +63,11 @@ test('screenshots of the main states', async ({ browser, server }, info) => {
       await expect(page.locator('.user-result').first()).toBeVisible();
       await shot(me, 'members-dialog');
       await page.keyboard.press('Escape');
+      await expect(page.getByRole('dialog')).toHaveCount(0);
+      await page.locator('#browse-rooms-btn').click();
+      await expect(page.locator('.room-item')).toHaveCount(3);
+      await shot(me, 'rooms-dialog');
+      await page.keyboard.press('Escape');
     }
     await ctx.close();
   }
@@ -62,7 +77,7 @@ test('screenshots of the main states', async ({ browser, server }, info) => {
   const page = await phone.newPage();
   const me: Person = { ...bob, context: phone, page };
   await page.goto('/messages/');
-  await expect(page.locator('.chat-item')).toHaveCount(2);
+  await expect(page.locator('.chat-item')).toHaveCount(3);
   await shot(me, 'mobile-chats');
   await openChat(me, team);
   await expect(messageByText(me, 'Great, thanks Bob 🙌')).toBeVisible();

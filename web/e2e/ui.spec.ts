@@ -34,6 +34,10 @@ test('keyboard: Enter sends, Shift+Enter breaks the line, Esc closes dialogs and
   // Esc closes the members dialog and the confirmation, and focus comes back.
   await a.locator('#members-btn').click();
   await expect(a.getByRole('dialog')).toBeVisible();
+  // …also after a search (its button is disabled while it runs, which drops the focus).
+  await a.locator('#user-search-input').fill(bob.username);
+  await a.locator('#search-btn').click();
+  await expect(a.locator('.user-result', { hasText: bob.username })).toBeVisible();
   await a.keyboard.press('Escape');
   await expect(a.getByRole('dialog')).toHaveCount(0);
   await expect(a.locator('#members-btn')).toBeFocused();
