@@ -65,7 +65,10 @@ test('screenshots of the main states', async ({ browser, server }, info) => {
       await page.keyboard.press('Escape');
       await expect(page.getByRole('dialog')).toHaveCount(0);
       await page.locator('#browse-rooms-btn').click();
-      await expect(page.locator('.room-item')).toHaveCount(3);
+      // (In make e2e, rooms of other tests of this worker are listed too.)
+      for (const title of ['Weekly demo: what shipped', 'Release notes 1.0', 'Community meetup, Berlin']) {
+        await expect(page.locator('.room-item', { hasText: title })).toBeVisible();
+      }
       await shot(me, 'rooms-dialog');
       await page.keyboard.press('Escape');
     }
