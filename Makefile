@@ -95,8 +95,10 @@ build/worker/shim.mjs: $(SOURCES)
 	@touch $@
 
 ## dev: serve locally; state persists in $(STATE)/ between runs. Stops on SIGTERM/Ctrl-C.
+## VARS="NAME:value NAME:value" sets settings for this run (wrangler --var), e.g.
+## VARS="TRANSPORT:polling" make dev.
 dev: tools build schema-local
-	exec $(WRANGLER) dev --local --ip 127.0.0.1 --port $(PORT) --persist-to $(STATE) --show-interactive-dev-session=false
+	exec $(WRANGLER) dev --local --ip 127.0.0.1 --port $(PORT) --persist-to $(STATE) --show-interactive-dev-session=false $(foreach v,$(VARS),--var $(v))
 
 ## schema-local: a new local database gets schema.sql; an existing one (an older checkout's)
 ## is upgraded with the migrations it has not had, as a deployed database is.

@@ -13,7 +13,7 @@ CREATE TABLE IF NOT EXISTS schema_meta (
     id      INTEGER PRIMARY KEY CHECK (id = 1),  -- a single row
     version INTEGER NOT NULL
 );
-INSERT OR IGNORE INTO schema_meta (id, version) VALUES (1, 6);
+INSERT OR IGNORE INTO schema_meta (id, version) VALUES (1, 7);
 
 -- People. Compatible with Django's auth_user so a Django site's users can be imported.
 CREATE TABLE IF NOT EXISTS users (
@@ -21,7 +21,8 @@ CREATE TABLE IF NOT EXISTS users (
     username    TEXT NOT NULL,
     -- Usernames are unique case-insensitively (SPEC §3): the unique key is the lowercased form.
     username_lower TEXT NOT NULL UNIQUE,
-    -- Django's format: pbkdf2_sha256$<iterations>$<salt>$<base64 hash>.
+    -- Django's format: pbkdf2_sha256$<iterations>$<salt>$<base64 hash>. Starting with "!" it is
+    -- unusable, as Django's: users a host site signs in (sso_subject) have "!sso".
     password    TEXT NOT NULL,
     email       TEXT NOT NULL DEFAULT '',
     first_name  TEXT NOT NULL DEFAULT '',
@@ -34,7 +35,14 @@ CREATE TABLE IF NOT EXISTS users (
     -- existed until registration fills them in (src/auth/usernames.rs).
     username_key TEXT,
     is_active   INTEGER NOT NULL DEFAULT 1,
-    date_joined TEXT NOT NULL
+    date_joined TEXT NOT NULL,
+    -- Host-site sign-in (SPEC §3, src/sso.rs): the site's user id (the token's `sub`) for a
+    -- user the site signs in, so the same `sub` is always the same user (users_by_sso_subject);
+    -- NULL for accounts made here.
+    sso_subject TEXT,
+    -- A picture URL the host site gave (http or https, at most 1024 characters, checked by
+    -- src/sso.rs); '' means the generated SVG of the initials (src/views/users.rs).
+    avatar_url  TEXT NOT NULL DEFAULT ''
 );
 
 -- Login sessions. The same row backs the API token and the browser cookie; only the SHA-256 of
@@ -50,6 +58,8 @@ CREATE INDEX IF NOT EXISTS sessions_by_user ON sessions (user_id);
 CREATE INDEX IF NOT EXISTS sessions_by_expiry ON sessions (expires_at);
 CREATE UNIQUE INDEX IF NOT EXISTS users_by_key ON users (username_key)
     WHERE username_key IS NOT NULL;
+CREATE UNIQUE INDEX IF NOT EXISTS users_by_sso_subject ON users (sso_subject)
+    WHERE sso_subject IS NOT NULL;
 
 -- The most PBKDF2 iterations any stored password hash uses (hashes imported from Django use
 -- 600k-1M): a login for an unknown username spends that much work too, so its answer comes no
@@ -363,4 +373,5 @@ INSERT OR IGNORE INTO d1_migrations (name) VALUES
     ('0003_security.sql'),
     ('0004_bounded_reads.sql'),
     ('0005_user_stream.sql'),
-    ('0006_rooms.sql');
+    ('0006_rooms.sql'),
+    ('0007_sso.sql');

@@ -30,17 +30,55 @@ pub fn session_cookie(cx: &Cx, token: &str, max_age: u64) -> String {
 
 /// `{user, token}` with the session cookie set; never stored by caches.
 pub fn signed_in(cx: &Cx, status: u16, user: &UserRow, token: &str) -> ApiResult<Response> {
+    signed_in_for(cx, status, user, token, cx.settings.session_ttl_seconds)
+}
+
+/// `signed_in` for a session that ends in `max_age` seconds (one that goes on).
+pub fn signed_in_for(
+    cx: &Cx,
+    status: u16,
+    user: &UserRow,
+    token: &str,
+    max_age: u64,
+) -> ApiResult<Response> {
     let body = json!({ "user": UserWithEmail::of(user), "token": token });
     let resp = http::json(status, &body)?;
-    let ttl = cx.settings.session_ttl_seconds;
     resp.headers()
-        .append("Set-Cookie", &session_cookie(cx, token, ttl))?;
+        .append("Set-Cookie", &session_cookie(cx, token, max_age))?;
     resp.headers().set("Cache-Control", "no-store")?;
     Ok(resp)
 }
 
-fn expiry(cx: &Cx) -> String {
-    time::iso_from_ms(time::now_ms() + (cx.settings.session_ttl_seconds as i64) * 1000)
+/// A session about to start: the token the client gets and what the `sessions` row stores
+/// (every way of signing in makes one: password, registration, host-site token).
+pub struct NewToken {
+    pub token: String,
+    pub token_hash: String,
+    pub now: String,
+    pub expires: String,
+}
+
+impl NewToken {
+    pub fn new(cx: &Cx) -> ApiResult<NewToken> {
+        let token = crypto::new_token()?;
+        let now_ms = time::now_ms();
+        Ok(NewToken {
+            token_hash: crypto::token_hash(&token),
+            token,
+            now: time::iso_from_ms(now_ms),
+            expires: time::iso_from_ms(now_ms + (cx.settings.session_ttl_seconds as i64) * 1000),
+        })
+    }
+
+    /// The session row for `user_id`.
+    pub fn session(&self, user_id: i64) -> NewSession<'_> {
+        NewSession {
+            user_id,
+            token_hash: &self.token_hash,
+            now: &self.now,
+            expires: &self.expires,
+        }
+    }
 }
 
 /// Validated registration fields.
@@ -105,7 +143,8 @@ pub fn read_registration(mut input: Input) -> ApiResult<Registration> {
     })
 }
 
-fn plausible_email(e: &str) -> bool {
+/// Whether `e` looks like an email address (the check Django's forms make, roughly).
+pub fn plausible_email(e: &str) -> bool {
     let Some((local, domain)) = e.rsplit_once('@') else {
         return false;
     };
@@ -154,8 +193,7 @@ pub async fn sign_up(cx: &Cx, r: &Registration) -> ApiResult<(UserRow, String)> 
         .map(|(id, name)| (id, usernames::key(&name)))
         .collect();
     let hash = crypto::make_password(&r.password).await?;
-    let token = crypto::new_token()?;
-    let (token_hash, now_iso, expires) = (crypto::token_hash(&token), time::now_iso(), expiry(cx));
+    let fresh = NewToken::new(cx)?;
     let key = usernames::key(&r.username);
     let new = NewUser {
         username: &r.username,
@@ -165,16 +203,11 @@ pub async fn sign_up(cx: &Cx, r: &Registration) -> ApiResult<(UserRow, String)> 
         first_name: &r.first_name,
         last_name: &r.last_name,
     };
-    let session = NewSession {
-        user_id: 0, // the new user's: the insert finds it by username
-        token_hash: &token_hash,
-        now: &now_iso,
-        expires: &expires,
-    };
-    let user = users::create_with_session(&cx.db, &new, &backfill, &session)
+    // User id 0: the new user's; the insert finds it by username.
+    let user = users::create_with_session(&cx.db, &new, &backfill, &fresh.session(0))
         .await?
         .ok_or_else(|| ApiError::field("username", "A user with that username already exists."))?;
-    Ok((user, token))
+    Ok((user, fresh.token))
 }
 
 /// Registration from a request body, shared by the API and the sign-up page (`pages.rs`):
@@ -199,8 +232,9 @@ fn bad_credentials() -> ApiError {
 }
 
 /// Checks a username and password and starts a session: the user and its token. Unknown
-/// user and wrong password are the same 400, in the same time; over a limit → 429 with
-/// `Retry-After`, counted before the password is checked.
+/// user, wrong password and an account without a usable password (a host site's user, SPEC §3)
+/// are the same 400, in the same time; over a limit → 429 with `Retry-After`, counted before
+/// the password is checked.
 pub async fn sign_in(cx: &Cx, username: &str, password: &str) -> ApiResult<(UserRow, String)> {
     let lower = usernames::lower(username);
     let addr = throttle::address(&cx.client_addr());
@@ -212,8 +246,9 @@ pub async fn sign_in(cx: &Cx, username: &str, password: &str) -> ApiResult<(User
     );
     let (account, work, counted) = users::login_lookup(&cx.db, &lower, &keys, now, window).await?;
     throttled(&limits, &counted, now, window)?;
+    let usable = |a: &users::LoginRow| a.is_active && crypto::parse_hash(&a.password).is_some();
     let verified = match &account {
-        Some(a) if a.is_active => crypto::check_password(password, &a.password).await?,
+        Some(a) if usable(a) => crypto::check_password(password, &a.password).await?,
         _ => {
             crypto::dummy_check(password, work).await?;
             Verified::No
@@ -225,24 +260,17 @@ pub async fn sign_in(cx: &Cx, username: &str, password: &str) -> ApiResult<(User
         Verified::YesUpgrade(h) => Some(h),
     };
     let user = account.expect("verified implies an account").user;
-    let token = crypto::new_token()?;
-    let (token_hash, now_iso, expires) = (crypto::token_hash(&token), time::now_iso(), expiry(cx));
-    let session = NewSession {
-        user_id: user.id,
-        token_hash: &token_hash,
-        now: &now_iso,
-        expires: &expires,
-    };
+    let fresh = NewToken::new(cx)?;
     let taken_back = (keys[0], &keys[1..]);
     users::start_session(
         &cx.db,
-        &session,
+        &fresh.session(user.id),
         upgrade.as_deref(),
         taken_back,
         now - window,
     )
     .await?;
-    Ok((user, token))
+    Ok((user, fresh.token))
 }
 
 /// `POST /messages/api/auth/login/` and `POST /login/` (JSON or form) → `{user, token}` and

@@ -15,6 +15,8 @@ pub enum ApiError {
     Unauthenticated,
     /// 401: a token or session cookie that is unknown, expired or revoked.
     InvalidToken,
+    /// 401 naming why (a host-site token that is refused, SPEC §3).
+    UnauthorizedBecause(&'static str),
     /// 403 with the standard message.
     Forbidden,
     /// 403 naming why (cross-site requests, disabled features).
@@ -56,7 +58,9 @@ impl ApiError {
     pub fn status(&self) -> u16 {
         match self {
             ApiError::Invalid(_) => 400,
-            ApiError::Unauthenticated | ApiError::InvalidToken => 401,
+            ApiError::Unauthenticated
+            | ApiError::InvalidToken
+            | ApiError::UnauthorizedBecause(_) => 401,
             ApiError::Forbidden | ApiError::ForbiddenBecause(_) => 403,
             ApiError::NotFound => 404,
             ApiError::MethodNotAllowed { .. } => 405,
@@ -76,6 +80,7 @@ impl ApiError {
             ApiError::Invalid(details) => json!({ "error": "Invalid request", "details": details }),
             ApiError::Unauthenticated => detail("Authentication credentials were not provided."),
             ApiError::InvalidToken => detail("Invalid token."),
+            ApiError::UnauthorizedBecause(why) => detail(why),
             ApiError::Forbidden => detail("You do not have permission to perform this action."),
             ApiError::ForbiddenBecause(why) => detail(why),
             ApiError::NotFound => detail("Not found."),

@@ -13,7 +13,7 @@ use crate::error::{ApiError, ApiResult};
 use crate::http::{path_id, Cx};
 use crate::{
     accounts, chats, config, health, members, messages, pages, reactions, realtime, receipts,
-    rooms, schema, stream, users,
+    rooms, schema, sso, stream, users,
 };
 
 /// A handler, given the request and the path's ids in order.
@@ -53,6 +53,7 @@ pub const ROUTES: &[Route] = &[
     Route { path: "/messages/api/auth/login/", methods: &[("POST", h!(|cx, p| accounts::login(cx)))] },
     Route { path: "/messages/api/auth/logout/", methods: &[("POST", h!(|cx, p| accounts::logout(cx)))] },
     Route { path: "/messages/api/auth/logout-all/", methods: &[("POST", h!(|cx, p| accounts::logout_all(cx)))] },
+    Route { path: "/messages/api/auth/sso/", methods: &[("POST", h!(|cx, p| sso::sign_in(cx)))] },
     Route { path: "/messages/api/auth/me/", methods: &[("GET", h!(|cx, p| accounts::me(cx)))] },
     Route { path: "/messages/api/users/search/", methods: &[("GET", h!(|cx, p| users::search(cx)))] },
     Route { path: "/messages/api/users/{user_id}/", methods: &[("GET", h!(|cx, p| users::detail(cx, p[0])))] },

@@ -1,6 +1,12 @@
 //! Settings: wrangler `[vars]` (or `--var`), read in this one place. Each is one line of the
 //! table below: its name, default and bounds. A missing or unparsable value keeps the default
 //! (a typo in wrangler.toml must not take the API down); numbers are clamped to their bounds.
+//!
+//! Settings marked `[secret]` hold key material (host-site sign-in, SPEC §3). They are set with
+//! `wrangler secret put` in production and `.dev.vars` or `--var` locally, and are never listed
+//! in wrangler.toml `[vars]`: a committed value would be a leaked key, and Cloudflare refuses a
+//! secret whose name a `[vars]` entry already binds. Their values are `Secret`s, which never
+//! print.
 
 use worker::Env;
 
@@ -60,6 +66,48 @@ impl Parse for Transport {
     }
 }
 
+/// Key material from a secret setting: its text, trimmed (a newline pasted into `wrangler secret
+/// put` must not change the key). Empty when unset. `Debug` never shows it, so settings can be
+/// logged.
+#[derive(Clone, Default, PartialEq, Eq)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn new(text: &str) -> Secret {
+        Secret(text.trim().to_string())
+    }
+
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+
+    pub fn is_set(&self) -> bool {
+        !self.0.is_empty()
+    }
+}
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.is_set() {
+            true => f.write_str("Secret(<redacted>)"),
+            false => f.write_str("Secret(<unset>)"),
+        }
+    }
+}
+
+impl Parse for Secret {
+    fn parse(text: &str, _: &Bounds) -> Option<Self> {
+        Some(Secret::new(text))
+    }
+}
+
+/// A plain word (`SSO_AUDIENCE`): trimmed; empty keeps the default.
+impl Parse for String {
+    fn parse(text: &str, _: &Bounds) -> Option<Self> {
+        Some(text.trim().to_string()).filter(|t| !t.is_empty())
+    }
+}
+
 /// A comma-separated list of origins (`ALLOWED_ORIGINS`), trimmed, without trailing slashes.
 impl Parse for Vec<String> {
     fn parse(text: &str, _: &Bounds) -> Option<Self> {
@@ -73,7 +121,7 @@ impl Parse for Vec<String> {
 }
 
 macro_rules! settings {
-    ($($(#[doc = $doc:literal])* $field:ident: $t:ty = $name:literal, $default:expr $(, $lo:literal..=$hi:literal)?;)+) => {
+    ($($(#[doc = $doc:literal])* $field:ident: $t:ty = $name:literal $([$kind:ident])?, $default:expr $(, $lo:literal..=$hi:literal)?;)+) => {
         #[derive(Debug, Clone)]
         pub struct Settings {
             $($(#[doc = $doc])* pub $field: $t,)+
@@ -98,8 +146,12 @@ macro_rules! settings {
 
             /// Every setting's name, in the table's order.
             pub const NAMES: &'static [&'static str] = &[$($name),+];
+
+            /// The names of the `[secret]` settings.
+            pub const SECRETS: &'static [&'static str] = &[$($(settings!(@$kind $name),)?)+];
         }
     };
+    (@secret $name:literal) => { $name };
     (@bounds $lo:literal, $hi:literal) => { Bounds($lo, $hi) };
     (@bounds) => { Bounds(0, u64::MAX) };
 }
@@ -157,6 +209,17 @@ settings! {
     show_chat_rooms_in_messages: bool = "SHOW_CHAT_ROOMS_IN_MESSAGES", true;
     /// DMs appear in the chat list.
     show_dms_in_messages: bool = "SHOW_DMS_IN_MESSAGES", true;
+    /// Host-site sign-in (SPEC §3, `src/sso.rs`): the HS256 secret the site signs tokens with,
+    /// at least 32 bytes. Tokens signed with it carry no `kid`.
+    sso_secret: Secret = "SSO_SECRET" [secret], Secret::default();
+    /// Host-site sign-in: a JWKS (`{"keys": [...]}`) of RS256, ES256, EdDSA (and HS256 `oct`)
+    /// keys, chosen by a token's `kid`; several at once while keys rotate.
+    sso_jwks: Secret = "SSO_JWKS" [secret], Secret::default();
+    /// The `aud` a host site's token must name.
+    sso_audience: String = "SSO_AUDIENCE", "edge-messaging".to_string();
+    /// The demo pages' sign-in (never in production): also accept tokens signed with the
+    /// published demo secret (`kid: "demo"`), for `demo:` subjects only.
+    sso_demo: bool = "SSO_DEMO", false;
 }
 
 thread_local! {
@@ -202,6 +265,22 @@ mod tests {
             "TYPING_TIMEOUT_SECONDS default"
         );
         assert!(s.enable_dms && s.allow_signup && !s.allow_renaming_dms);
+        assert!(!s.sso_secret.is_set() && !s.sso_jwks.is_set() && !s.sso_demo);
+        assert_eq!(s.sso_audience, "edge-messaging", "SSO_AUDIENCE default");
+    }
+
+    #[test]
+    fn secrets_are_trimmed_and_never_printed() {
+        let s = from(&[
+            ("SSO_SECRET", " a-long-secret-value\n"),
+            ("SSO_AUDIENCE", "  "),
+        ]);
+        assert_eq!(s.sso_secret.expose(), "a-long-secret-value");
+        let printed = format!("{s:?}");
+        assert!(!printed.contains("a-long-secret"), "{printed}");
+        assert!(printed.contains("Secret(<redacted>)"));
+        assert_eq!(s.sso_audience, "edge-messaging", "blank keeps the default");
+        assert_eq!(Settings::SECRETS, &["SSO_SECRET", "SSO_JWKS"]);
     }
 
     #[test]
@@ -236,14 +315,25 @@ mod tests {
     }
 
     #[test]
-    fn every_setting_is_in_wrangler_toml_and_the_readme() {
+    fn every_setting_is_in_wrangler_toml_and_the_readme_and_no_secret_is_committed() {
         let toml = include_str!("../wrangler.toml");
         let readme = include_str!("../README.md");
+        assert!(
+            !Settings::SECRETS.is_empty(),
+            "the secret settings are marked"
+        );
         for name in Settings::NAMES {
-            assert!(
-                toml.contains(&format!("{name} = ")),
-                "{name} in wrangler.toml [vars]"
-            );
+            let in_toml = toml
+                .lines()
+                .any(|l| l.trim_start().starts_with(&format!("{name} =")));
+            if Settings::SECRETS.contains(name) {
+                assert!(
+                    !in_toml,
+                    "{name} is a secret: `wrangler secret put` / .dev.vars, never wrangler.toml"
+                );
+            } else {
+                assert!(in_toml, "{name} in wrangler.toml [vars]");
+            }
             assert!(
                 readme.contains(&format!("`{name}`")),
                 "{name} in the README's settings"

@@ -10,7 +10,9 @@ use std::path::Path;
 /// where listed in `SIDEWAYS`, and any module of a lower layer.
 const LAYERS: &[&[&str]] = &[
     &["error"],
-    &["domain", "time", "settings", "crypto", "emoji", "cursor"],
+    &[
+        "domain", "time", "settings", "crypto", "emoji", "cursor", "jwt",
+    ],
     &["storage"],
     &["views", "http"],
     &["replay", "writes"],
@@ -30,6 +32,7 @@ const LAYERS: &[&[&str]] = &[
         "stream",
         "schema",
         "pages",
+        "sso",
     ],
     &["routes"],
     &["lib"],
@@ -42,6 +45,7 @@ const SIDEWAYS: &[(&str, &str)] = &[
     ("rooms", "chats"),
     ("reactions", "messages"),
     ("pages", "accounts"),
+    ("sso", "accounts"),
 ];
 
 /// `crate::X` references of every top-level module of `src/`.

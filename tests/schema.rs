@@ -12,8 +12,16 @@ use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
 
 fn app() -> App {
-    // Refusals carry Server-Timing too here, so every answer's D1 cost is checked.
-    App::new(shared("schema", &[("SERVER_TIMING_ALWAYS", "true")], ""))
+    // Refusals carry Server-Timing too here, so every answer's D1 cost is checked; host-site
+    // sign-in is on, so its answers are walked too.
+    App::new(shared(
+        "schema",
+        &[
+            ("SERVER_TIMING_ALWAYS", "true"),
+            ("SSO_SECRET", common::jwt::SSO_SECRET),
+        ],
+        "",
+    ))
 }
 
 fn repo_schema() -> Value {
@@ -337,6 +345,19 @@ async fn real_answers_match_the_documented_responses_within_the_d1_budget() {
         .await;
     assert_eq!(r.status, 200);
     check("post", "/messages/api/auth/login/", &r);
+    // Host-site sign-in: a site's token (SPEC §3), a refused one, and no token.
+    let site_user = common::jwt::claims(&common::unique("site-"));
+    for (body, status) in [
+        (json!({"token": common::jwt::hs256(&site_user)}), 200),
+        (json!({"token": "not-a-token"}), 401),
+        (json!({}), 400),
+    ] {
+        let r = app
+            .call(Method::POST, "/messages/api/auth/sso/", none, Some(body))
+            .await;
+        assert_eq!(r.status, status, "{}", r.body);
+        check("post", "/messages/api/auth/sso/", &r);
+    }
     let login_form = app
         .http
         .post(app.url("/login/"))

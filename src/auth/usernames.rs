@@ -31,6 +31,35 @@ pub fn valid(name: &str) -> bool {
             .all(|c| c.is_alphanumeric() || "@.+-_".contains(c))
 }
 
+/// A valid username made from any text (a host site's claimed username or user id, SPEC §3):
+/// NFC, trimmed, every character outside the rules replaced by `_`, at most `MAX_LEN`; `user`
+/// when nothing is left.
+pub fn from_text(raw: &str) -> String {
+    let name: String = normalized(raw)
+        .chars()
+        .map(|c| {
+            if c.is_alphanumeric() || "@.+-_".contains(c) {
+                c
+            } else {
+                '_'
+            }
+        })
+        .take(MAX_LEN)
+        .collect();
+    if name.is_empty() {
+        "user".to_string()
+    } else {
+        name
+    }
+}
+
+/// `base-suffix`, with `base` shortened so that the whole stays within `MAX_LEN`.
+pub fn with_suffix(base: &str, suffix: &str) -> String {
+    let room = MAX_LEN.saturating_sub(suffix.chars().count() + 1);
+    let base: String = base.chars().take(room).collect();
+    format!("{base}-{suffix}")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -59,5 +88,25 @@ mod tests {
         for bad in ["has space", "", long.as_str(), "semi;colon"] {
             assert!(!valid(&normalized(bad)), "{bad:?}");
         }
+    }
+
+    #[test]
+    fn any_text_becomes_a_valid_username() {
+        assert_eq!(from_text("ann"), "ann");
+        assert_eq!(from_text(" Ann Smith "), "Ann_Smith");
+        assert_eq!(from_text("auth0|5f7c"), "auth0_5f7c");
+        assert_eq!(from_text("Zoe\u{0301}"), "Zoé");
+        assert_eq!(from_text("   "), "user");
+        for raw in ["a b;c", "🙂", &"x".repeat(400), "ok@example.com"] {
+            assert!(valid(&from_text(raw)), "{raw:?} → {}", from_text(raw));
+        }
+    }
+
+    #[test]
+    fn suffixes_fit_within_the_limit() {
+        assert_eq!(with_suffix("ann", "3f9a2c"), "ann-3f9a2c");
+        let long = with_suffix(&"é".repeat(MAX_LEN), "3f9a2c");
+        assert_eq!(long.chars().count(), MAX_LEN);
+        assert!(valid(&long) && long.ends_with("-3f9a2c"));
     }
 }

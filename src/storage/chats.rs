@@ -209,12 +209,14 @@ pub fn page(b: &mut Batch, page: &Page) -> ApiResult<PageReads> {
     // seniority index (rows read stay bounded however large the room).
     let members = compose(
         "SELECT cm.chat_id, cm.is_admin, cm.joined_at, cm.rowid AS member_row,
-                u.id, u.username, u.email, u.first_name, u.last_name
+                u.id, u.username, u.email, u.first_name, u.last_name,
+                u.avatar_url
          FROM ({}) p JOIN chat_members cm ON cm.chat_id = p.id JOIN users u ON u.id = cm.user_id
          WHERE p.chat_type != 'room'
          UNION ALL
          SELECT cm.chat_id, cm.is_admin, cm.joined_at, cm.rowid AS member_row,
-                u.id, u.username, u.email, u.first_name, u.last_name
+                u.id, u.username, u.email, u.first_name, u.last_name,
+                u.avatar_url
          FROM ({}) p
          JOIN chat_members cm ON cm.rowid IN (
              SELECT x.rowid FROM chat_members x WHERE x.chat_id = p.id

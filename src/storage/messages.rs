@@ -29,6 +29,8 @@ pub struct MessageRow {
     pub sender_email: Option<String>,
     pub sender_first_name: Option<String>,
     pub sender_last_name: Option<String>,
+    #[serde(default)]
+    pub sender_avatar_url: Option<String>,
 }
 
 impl MessageRow {
@@ -39,6 +41,7 @@ impl MessageRow {
             email: self.sender_email.clone().unwrap_or_default(),
             first_name: self.sender_first_name.clone().unwrap_or_default(),
             last_name: self.sender_last_name.clone().unwrap_or_default(),
+            avatar_url: self.sender_avatar_url.clone().unwrap_or_default(),
         })
     }
 }
@@ -47,7 +50,8 @@ impl MessageRow {
 pub const MESSAGE_COLUMNS: &str = "msg.id, msg.chat_id, msg.seq, msg.content, msg.client_id,
     msg.created_at, msg.updated_at, msg.is_edited, msg.is_deleted, msg.sender_id,
     su.username AS sender_username, su.email AS sender_email,
-    su.first_name AS sender_first_name, su.last_name AS sender_last_name";
+    su.first_name AS sender_first_name, su.last_name AS sender_last_name,
+    su.avatar_url AS sender_avatar_url";
 
 /// The join that goes with `MESSAGE_COLUMNS`.
 pub const MESSAGE_FROM: &str = "messages msg LEFT JOIN users su ON su.id = msg.sender_id";

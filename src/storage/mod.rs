@@ -17,6 +17,7 @@ pub mod reactions;
 pub mod receipts;
 pub mod rooms;
 pub mod sends;
+pub mod sso;
 pub mod stream;
 pub mod throttle;
 pub mod users;

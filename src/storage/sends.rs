@@ -109,7 +109,7 @@ pub fn send(b: &mut Batch, s: &Sending) -> ApiResult<SendReads> {
     // The earlier message is read before this send writes, so a retry in the same batch
     // finds the first.
     let sender = compose(
-        "SELECT u.id, u.username, u.email, u.first_name, u.last_name,
+        "SELECT u.id, u.username, u.email, u.first_name, u.last_name, u.avatar_url,
            EXISTS (SELECT 1 FROM chat_members WHERE chat_id = ?1 AND user_id = u.id)
              AS is_member,
            EXISTS (SELECT 1 FROM chats WHERE id = ?1 AND chat_type = 'room') AS in_room,
@@ -120,7 +120,7 @@ pub fn send(b: &mut Batch, s: &Sending) -> ApiResult<SendReads> {
                 'is_edited', msg.is_edited, 'is_deleted', msg.is_deleted,
                 'sender_id', msg.sender_id, 'sender_username', u.username,
                 'sender_email', u.email, 'sender_first_name', u.first_name,
-                'sender_last_name', u.last_name),
+                'sender_last_name', u.last_name, 'sender_avatar_url', u.avatar_url),
               'reactions', (SELECT json_group_array(json_object('message_id', r.message_id,
                               'emoji', r.emoji, 'user_id', r.user_id))
                             FROM (SELECT * FROM reactions WHERE message_id = msg.id

@@ -15,6 +15,10 @@ pub struct UserRow {
     pub email: String,
     pub first_name: String,
     pub last_name: String,
+    /// A picture URL a host site gave (SPEC §3); empty: the generated default. Queries that
+    /// do not select it read it as empty.
+    #[serde(default)]
+    pub avatar_url: String,
 }
 
 /// What login needs: the row and its password hash.
@@ -35,7 +39,7 @@ pub struct SessionUser {
     pub expires_at: String,
 }
 
-pub const USER_COLUMNS: &str = "u.id, u.username, u.email, u.first_name, u.last_name";
+pub const USER_COLUMNS: &str = "u.id, u.username, u.email, u.first_name, u.last_name, u.avatar_url";
 
 /// New account fields, already validated.
 pub struct NewUser<'a> {
@@ -146,7 +150,7 @@ pub async fn login_lookup(
     }
     let mut b = Batch::new(db);
     let user = b.query(
-        "SELECT id, username, email, first_name, last_name, password, is_active
+        "SELECT id, username, email, first_name, last_name, avatar_url, password, is_active
          FROM users WHERE username_lower = ?1",
         args![username_lower],
     )?;

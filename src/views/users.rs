@@ -1,4 +1,5 @@
-//! `UserSummary`, the user JSON every other shape embeds, and default avatars.
+//! `UserSummary`, the user JSON every other shape embeds, and avatars: the picture a host site
+//! gave (SPEC §3, checked in `sso.rs`), else a generated SVG of the initials.
 
 use serde::Serialize;
 
@@ -27,7 +28,11 @@ impl UserSummary {
         UserSummary {
             id: u.id,
             username: u.username.clone(),
-            avatar_url: avatar_url(u.id, &name),
+            avatar_url: if u.avatar_url.is_empty() {
+                avatar_url(u.id, &name)
+            } else {
+                u.avatar_url.clone()
+            },
             display_name: name,
         }
     }
@@ -112,6 +117,7 @@ mod tests {
             email: "j@example.com".into(),
             first_name: first.into(),
             last_name: last.into(),
+            avatar_url: String::new(),
         }
     }
 
@@ -168,6 +174,19 @@ mod tests {
             }
         }
         String::from_utf8(out).unwrap()
+    }
+
+    #[test]
+    fn a_stored_picture_replaces_the_generated_avatar() {
+        let mut u = user("Ann", "");
+        assert!(UserSummary::of(&u)
+            .avatar_url
+            .starts_with("data:image/svg+xml,"));
+        u.avatar_url = "https://example.com/ann.png".into();
+        assert_eq!(
+            UserSummary::of(&u).avatar_url,
+            "https://example.com/ann.png"
+        );
     }
 
     #[test]

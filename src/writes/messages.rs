@@ -161,6 +161,7 @@ impl SendPlan {
             sender_email: Some(user.email.clone()),
             sender_first_name: Some(user.first_name.clone()),
             sender_last_name: Some(user.last_name.clone()),
+            sender_avatar_url: Some(user.avatar_url.clone()),
         };
         let message = Message {
             reactions: Some(Vec::new()),

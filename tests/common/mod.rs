@@ -6,6 +6,7 @@
 #![allow(dead_code)]
 
 pub mod bulk;
+pub mod jwt;
 
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
