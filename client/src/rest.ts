@@ -95,6 +95,10 @@ export function createRest(options: RestOptions = {}) {
 
     /** The signed-in user, or ApiError 401. */
     me: (): Promise<UserWithEmail> => ok(api.GET('/messages/api/auth/me/')),
+    /** Host-site sign-in (SPEC §3): exchanges a site's token for this origin's session cookie
+     * (the same session goes on when the cookie is already that user's). */
+    sso: (token: string): Promise<{ user: UserWithEmail; token: string }> =>
+      ok(api.POST('/messages/api/auth/sso/', { body: { token } })) as Promise<{ user: UserWithEmail; token: string }>,
     logout: async (): Promise<void> => {
       await ok(api.POST('/messages/api/auth/logout/'));
     },

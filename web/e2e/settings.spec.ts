@@ -2,7 +2,8 @@
 // an action hides its control, SHOW_DELETED_MESSAGE_INDICATORS keeps deleted messages as
 // "This message was deleted", and the host page's CSS reaches the hooks but not the rest.
 
-import { expect, group, messageByText, openChat, person, send, sendApi, test, testWith } from './fixtures.ts';
+import { createHmac } from 'node:crypto';
+import { anonymous, expect, group, messageByText, openChat, person, send, sendApi, test, testWith } from './fixtures.ts';
 
 const off = testWith('e2e-settings-off', {
   vars: {
@@ -43,7 +44,8 @@ off('settings that forbid editing, deleting, reacting, rooms and DMs hide their 
   await expect(a.locator('.room-widget')).toBeHidden();
 });
 
-const deleted = testWith('e2e-settings-deleted', { vars: { SHOW_DELETED_MESSAGE_INDICATORS: 'true', ALLOW_RENAMING_DMS: 'true' } });
+// Settings that are off by default, on (SSO_DEMO: the published demo key signs in `demo:` people).
+const deleted = testWith('e2e-settings-on', { vars: { SHOW_DELETED_MESSAGE_INDICATORS: 'true', ALLOW_RENAMING_DMS: 'true', SSO_DEMO: 'true' } });
 
 deleted('SHOW_DELETED_MESSAGE_INDICATORS: a deleted message stays as "This message was deleted" for both, in the page and the widget', async ({ browser, server }) => {
   const ann = await person(browser, server, 'Ann', { noOpen: true });
@@ -102,4 +104,43 @@ test('the defaults: deleted messages disappear, a DM cannot be renamed, and the 
   // …and the widgets' rules stay inside: the host's own buttons keep the site's look.
   const hostButton = a.locator('.session button');
   await expect(hostButton).toHaveCSS('font-family', /Georgia/);
+});
+
+/** A host site's token for `sub`, signed with the published demo key (as a site's backend would). */
+function demoToken(sub: string, name: string): string {
+  const b64 = (v: object | Buffer) => (Buffer.isBuffer(v) ? v : Buffer.from(JSON.stringify(v))).toString('base64url');
+  const now = Math.floor(Date.now() / 1000);
+  const head = b64({ alg: 'HS256', typ: 'JWT', kid: 'demo' });
+  const body = b64({ sub, aud: 'edge-messaging', iat: now, exp: now + 600, name });
+  const sig = createHmac('sha256', 'edge-messaging-demo-secret-PUBLIC-never-use-in-production').update(`${head}.${body}`).digest();
+  return `${head}.${body}.${b64(sig)}`;
+}
+
+deleted('a host site signs its visitor in to the widgets with EdgeMessaging.signIn(token): the cookie, the sockets, everything', async ({ browser, server }) => {
+  const bob = await person(browser, server, 'Bob', { noOpen: true });
+  const visitor = await anonymous(browser, server);
+  const v = visitor.page;
+  await v.goto(`/messages/demo/people/${bob.id}/`);
+  await expect(v.getByRole('link', { name: 'Sign in to chat' })).toBeVisible();
+
+  const sub = `demo:${Date.now().toString(36)}`;
+  await v.evaluate((t) => (window as unknown as { EdgeMessaging: { signIn(t: string): void } }).EdgeMessaging.signIn(t), demoToken(sub, 'Dora Demo'));
+  await expect(v.locator('#chat-toggle-btn')).toContainText(`Message ${bob.name}`);
+  await expect(v.getByRole('link', { name: 'Sign in to chat' })).toHaveCount(0);
+  const me = await (await visitor.context.request.get('/messages/api/auth/me/')).json();
+  expect(me.display_name).toBe('Dora Demo');
+
+  // The session is this origin's cookie: the live connection works as for anyone.
+  await v.locator('#chat-toggle-btn').click();
+  await v.locator('#widget-message-input').fill('Hello from a host site');
+  await v.locator('#widget-message-input').press('Enter');
+  await bob.page.goto('/messages/');
+  const dm = bob.page.locator('#chat-list .chat-item').filter({ hasText: 'Dora Demo' });
+  await openChat(bob, Number(await dm.getAttribute('data-chat-id')));
+  await send(bob, 'Welcome, Dora');
+  await expect(v.locator('#widget-message-list [data-message-id]').filter({ hasText: 'Welcome, Dora' })).toBeVisible();
+
+  // A refused token leaves the visitor as they were.
+  await v.evaluate(() => (window as unknown as { EdgeMessaging: { signIn(t: string): void } }).EdgeMessaging.signIn('not-a-token'));
+  await expect(v.locator('#chat-toggle-btn')).toBeVisible();
 });

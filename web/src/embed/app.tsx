@@ -18,8 +18,9 @@ import { RoomWidgetView } from './room.tsx';
 export interface BootOptions {
   /** The worker's origin (where embed.js came from). */
   base: string;
-  /** A site's sign-in token (SSO, issue 19): REST calls carry it as a Bearer token. Without
-   * one the session cookie of this origin signs the visitor in. */
+  /** A host site's sign-in token (SPEC §3, `POST /auth/sso/`): exchanged for this origin's
+   * session cookie before anything else, so sockets are signed in too. Without one, the
+   * cookie the visitor already has decides. */
   token: string | null;
 }
 
@@ -59,9 +60,18 @@ export async function boot(options: BootOptions): Promise<void> {
     return;
   }
   const sameOrigin = options.base === location.origin;
-  const rest = createRest({ baseUrl: sameOrigin ? '' : options.base, token: options.token ?? undefined });
+  const rest = createRest({ baseUrl: sameOrigin ? '' : options.base });
   let me: UserWithEmail | null;
   let config;
+  if (options.token) {
+    try {
+      await rest.sso(options.token);
+    } catch (e) {
+      // A refused token (expired, wrong key) leaves the visitor as the cookie says.
+      console.warn('Edge Messaging: the site token was refused', e);
+    }
+    if (mine !== generation) return;
+  }
   try {
     [me, config] = await Promise.all([
       rest.me().catch((e) => {

@@ -8,9 +8,9 @@
 // and imports their code (app.tsx), both under hashed names cached for a year, and shows the
 // widgets once both have arrived. `window.EdgeMessaging`:
 //   - `mount()`: mount widgets on host elements added since;
-//   - `signIn(token)`: a site's sign-in token (SSO, issue 19), also `data-token` on the script
-//     element: REST calls then carry `Authorization: Bearer <token>` instead of relying on this
-//     origin's session cookie, and every widget is mounted again as the new visitor.
+//   - `signIn(token)`: a host site's sign-in token (SPEC §3), also `data-token` on the script
+//     element: exchanged at `POST /messages/api/auth/sso/` for this origin's session cookie,
+//     then every widget is mounted again as that visitor.
 
 declare const __EMBED_APP_URL__: string;
 declare const __EMBED_CSS_URL__: string;
