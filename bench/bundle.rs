@@ -1,4 +1,6 @@
-//! The deployable bundle's size, as `wrangler deploy --dry-run` reports it (offline).
+//! The deployable bundle's size, as `wrangler deploy --dry-run` reports it (offline), and the
+//! web UI's: the messages page's JS+CSS and the widgets' (embed.js with their code and CSS),
+//! gzip, as `make web` measured them (web/build.mjs writes target/web-sizes.json).
 
 use std::path::Path;
 use std::time::{Duration, Instant};
@@ -10,6 +12,28 @@ pub struct Bundle {
     pub gzip_kib: f64,
     /// The `.wasm` module in the dry run's output, in bytes.
     pub wasm_bytes: u64,
+    pub web: Option<WebSizes>,
+}
+
+/// Bytes, gzip (level 9), of what a browser loads before any picker opens.
+pub struct WebSizes {
+    pub page_gzip: u64,
+    pub page_budget: u64,
+    pub widgets_gzip: u64,
+    pub widgets_budget: u64,
+}
+
+/// target/web-sizes.json, written by the last `make web`.
+fn web_sizes() -> Option<WebSizes> {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/web-sizes.json");
+    let v: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(path).ok()?).ok()?;
+    let n = |k: &str| v[k].as_u64();
+    Some(WebSizes {
+        page_gzip: n("page_gzip")?,
+        page_budget: n("page_budget")?,
+        widgets_gzip: n("widgets_gzip")?,
+        widgets_budget: n("widgets_budget")?,
+    })
 }
 
 /// "Total Upload: 1250.31 KiB / gzip: 413.38 KiB" → (1250.31, 413.38).
@@ -66,5 +90,6 @@ pub fn measure(dir: &Path) -> Bundle {
         total_kib,
         gzip_kib,
         wasm_bytes,
+        web: web_sizes(),
     }
 }

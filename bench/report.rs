@@ -164,6 +164,22 @@ pub fn bundle(b: &Bundle) {
         b.gzip_kib,
         b.wasm_bytes as f64 / 1024.0
     );
+    if let Some(w) = &b.web {
+        let kib = |n: u64| n as f64 / 1024.0;
+        println!("\n### Web UI (`make web`, gzip; the emoji picker loads on demand)\n");
+        println!("| what | gzip | budget |");
+        println!("|---|---:|---:|");
+        println!(
+            "| messages page JS+CSS | {:.1} KiB | {:.0} KiB |",
+            kib(w.page_gzip),
+            kib(w.page_budget)
+        );
+        println!(
+            "| widgets: embed.js + code + CSS | {:.1} KiB | {:.0} KiB |",
+            kib(w.widgets_gzip),
+            kib(w.widgets_budget)
+        );
+    }
 }
 
 /// Issue 6's and issue 18's targets, for what this run measured.
@@ -230,6 +246,18 @@ pub fn targets(
         verdict(b.gzip_kib <= 1024.0),
         b.gzip_kib
     );
+    if let Some(w) = &b.web {
+        println!(
+            "- messages page JS+CSS ≤ 100 KiB gzip: {} ({:.1} KiB)",
+            verdict(w.page_gzip <= w.page_budget),
+            w.page_gzip as f64 / 1024.0
+        );
+        println!(
+            "- widgets (embed.js + CSS) ≤ 60 KiB gzip: {} ({:.1} KiB)",
+            verdict(w.widgets_gzip <= w.widgets_budget),
+            w.widgets_gzip as f64 / 1024.0
+        );
+    }
 }
 
 /// What makes the run fail: a failed request, or a fan-out delivery lost, duplicated or out of

@@ -3,6 +3,7 @@
 //! Workers static assets built by `make web` (web/build.mjs); the worker reads their hashed
 //! names from the build's manifest through the `ASSETS` binding. HTML is written in `html`.
 
+mod demo;
 mod html;
 
 use serde::Deserialize;
@@ -15,13 +16,18 @@ use crate::{accounts, auth};
 /// Where signing in leads when `next` is missing or not on this site.
 const DEFAULT_NEXT: &str = "/messages/";
 
-/// Pages at paths the API does not own: `/messages/`, `/signup/`, `/logout/` (with or without
-/// the trailing slash); anything else is 404.
+/// Pages at paths the API does not own: `/messages/`, the demo site under `/messages/demo/`
+/// (demo.rs), `/signup/`, `/logout/` (with or without the trailing slash); anything else is
+/// 404.
 pub async fn route(cx: &Cx, path: &str) -> ApiResult<Response> {
     let method = (cx.method_known, &cx.method);
     let segments: Vec<&str> = path.trim_matches('/').split('/').collect();
     match (segments.as_slice(), method) {
         (["messages"], (true, Method::Get | Method::Head)) => messages(cx).await,
+        (["messages", "demo", rest @ ..], (true, Method::Get | Method::Head)) => {
+            demo::route(cx, rest).await
+        }
+        (["messages", "demo", ..], _) => Err(not_allowed("GET, HEAD")),
         (["signup"], (true, Method::Get)) => signup_form(cx).await,
         (["signup"], (true, Method::Post)) => signup(cx).await,
         (["logout"], (true, Method::Post)) => logout(cx).await,
@@ -248,6 +254,9 @@ pub struct Manifest {
     pub css: String,
     #[serde(default)]
     pub preload: Vec<String>,
+    /// The demo pages' stylesheet (their made-up site's, not the messages page's).
+    #[serde(default)]
+    pub demo_css: Option<String>,
 }
 
 /// Read through the `ASSETS` binding on every page view: tiny, served locally, and always the
@@ -261,7 +270,11 @@ async fn manifest(cx: &Cx) -> Option<Manifest> {
     }
     let m: Manifest = resp.json().await.ok()?;
     let ours = |p: &str| p.starts_with("/messages/static/") && !p.contains(['"', '<', '>', '\'']);
-    (ours(&m.js) && ours(&m.css) && m.preload.iter().all(|p| ours(p))).then_some(m)
+    (ours(&m.js)
+        && ours(&m.css)
+        && m.preload.iter().all(|p| ours(p))
+        && m.demo_css.as_deref().is_none_or(ours))
+    .then_some(m)
 }
 
 /// The Content-Security-Policy of every page: scripts only from this origin (no inline

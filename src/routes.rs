@@ -56,6 +56,7 @@ pub const ROUTES: &[Route] = &[
     Route { path: "/messages/api/auth/sso/", methods: &[("POST", h!(|cx, p| sso::sign_in(cx)))] },
     Route { path: "/messages/api/auth/me/", methods: &[("GET", h!(|cx, p| accounts::me(cx)))] },
     Route { path: "/messages/api/users/search/", methods: &[("GET", h!(|cx, p| users::search(cx)))] },
+    Route { path: "/messages/api/users/{user_id}/", methods: &[("GET", h!(|cx, p| users::detail(cx, p[0])))] },
     Route { path: "/messages/api/events/", methods: &[("GET", h!(|cx, p| stream::poll(cx)))] },
     Route { path: "/messages/api/ws/", methods: &[("GET", h!(|cx, p| realtime::connect_stream(cx)))] },
     Route { path: "/messages/api/chats/", methods: &[("GET", h!(|cx, p| chats::list(cx))), ("POST", h!(|cx, p| chats::create(cx)))] },
@@ -121,7 +122,8 @@ pub async fn route(cx: &Cx) -> ApiResult<Response> {
             }),
         };
     }
-    // Pages (`/messages/`, `/signup/`, `/logout/`), HTML for browsers and not in the API
+    // Pages (`/messages/`, the demo site `/messages/demo/…`, `/signup/`, `/logout/`), HTML
+    // for browsers and not in the API
     // schema; anything else is 404.
     pages::route(cx, path).await
 }

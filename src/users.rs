@@ -1,4 +1,4 @@
-//! Users: user search. The `UserSummary` JSON every resource embeds is in `views`.
+//! Users: user search and one user by id. The `UserSummary` JSON every resource embeds is in `views`.
 
 use serde_json::json;
 use worker::Response;
@@ -7,7 +7,7 @@ use crate::auth;
 use crate::error::{ApiError, ApiResult};
 use crate::http::{self, Cx};
 use crate::storage::users;
-use crate::views::UserWithEmail;
+use crate::views::{UserSummary, UserWithEmail};
 
 /// At most this many results per search.
 const SEARCH_LIMIT: u32 = 20;
@@ -39,4 +39,17 @@ pub async fn search(cx: &Cx) -> ApiResult<Response> {
     let found = res.all(found.expect("searched when valid"))?;
     let results: Vec<UserWithEmail> = found.iter().map(UserWithEmail::of).collect();
     http::ok(&json!({ "results": results }))
+}
+
+/// `GET /messages/api/users/{user_id}/` — one active user (id, username, display name,
+/// avatar; no email) to any signed-in user: what user search already shows, by id, so a page
+/// that knows only an id (the DM widget, SPEC §11) can name the person. 404 when there is no
+/// such active user.
+pub async fn detail(cx: &Cx, user_id: i64) -> ApiResult<Response> {
+    let (_, found, res) =
+        auth::authenticate_with(cx, |b, s| Ok(Some(users::by_id(b, user_id, &s.viewer())?)))
+            .await?;
+    let found = res.all(found.expect("always read"))?;
+    let user = found.first().ok_or(ApiError::NotFound)?;
+    http::ok(&UserSummary::of(user))
 }

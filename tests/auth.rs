@@ -502,6 +502,54 @@ async fn user_search_matches_names_and_email_and_excludes_the_caller() {
 }
 
 #[tokio::test]
+async fn one_user_by_id_is_shown_to_any_signed_in_user_without_the_email() {
+    let app = app();
+    let me = app.user("looker").await;
+    let them = app
+        .user_with(
+            "shown",
+            json!({"first_name": "Shown", "email": "shown@mail.example"}),
+        )
+        .await;
+    let r = app
+        .get(&format!("/messages/api/users/{}/", them.id), &me.token)
+        .await;
+    assert_eq!(r.status, 200, "{:?}", r.body);
+    assert_eq!(r.body["id"], them.id);
+    assert_eq!(r.body["username"], them.username.as_str());
+    assert_eq!(r.body["display_name"], "Shown");
+    assert!(r.body["avatar_url"].is_string());
+    assert!(r.body.get("email").is_none(), "no email: {:?}", r.body);
+    let r = app
+        .get(&format!("/messages/api/users/{}/", me.id), &me.token)
+        .await;
+    assert_eq!(r.status, 200, "oneself too");
+
+    let r = app
+        .get(
+            &format!("/messages/api/users/{}/", them.id + 1_000_000),
+            &me.token,
+        )
+        .await;
+    assert_eq!(r.status, 404, "an unknown id");
+    for bad in ["0", "-1", "abc"] {
+        let r = app
+            .get(&format!("/messages/api/users/{bad}/"), &me.token)
+            .await;
+        assert_eq!(r.status, 404, "a malformed id {bad}");
+    }
+    let r = app
+        .call(
+            Method::GET,
+            &format!("/messages/api/users/{}/", them.id),
+            None,
+            None,
+        )
+        .await;
+    assert_eq!(r.status, 401, "anonymous");
+}
+
+#[tokio::test]
 async fn user_search_treats_wildcards_literally_and_caps_results() {
     let app = app();
     let me = app.user("wild").await;

@@ -393,6 +393,31 @@ async fn real_answers_match_the_documented_responses_within_the_d1_budget() {
     let r = app.get("/messages/api/users/search/", &ann.token).await;
     assert_eq!(r.status, 400);
     check("get", "/messages/api/users/search/", &r);
+    let user_path = "/messages/api/users/{user_id}/";
+    let r = app
+        .get(&format!("/messages/api/users/{}/", bob.id), &ann.token)
+        .await;
+    assert_eq!(r.status, 200);
+    assert_eq!(r.body["username"], bob.username.as_str());
+    check("get", user_path, &r);
+    let r = app
+        .get(
+            &format!("/messages/api/users/{}/", bob.id + 1_000_000),
+            &ann.token,
+        )
+        .await;
+    assert_eq!(r.status, 404);
+    check("get", user_path, &r);
+    let r = app
+        .call(
+            Method::GET,
+            &format!("/messages/api/users/{}/", bob.id),
+            None,
+            None,
+        )
+        .await;
+    assert_eq!(r.status, 401);
+    check("get", user_path, &r);
 
     // Chats and members.
     let (status, chat) = group(&app, &ann, &[&bob]).await;

@@ -6,9 +6,14 @@
 //   2. esbuild bundles web/src/messages.tsx (+ the emoji picker as a chunk loaded on demand)
 //      and the CSS into dist/messages/static/ with content-hashed names (cached for a year);
 //      the emoji data is copied beside them under a hashed name.
-//   3. manifest.json tells the worker (src/pages.rs) the hashed names; _headers sets the
+//   3. The widgets (SPEC §11): their code (src/embed/app.tsx) and stylesheet (the tokens, the
+//      shared components and src/embed/widgets.css, all nested under `.em-root` so that no
+//      rule reaches the host page) under hashed names, and `embed.js` (src/embed/loader.ts),
+//      the one file sites name, which loads both. The demo pages' own stylesheet (a "site").
+//   4. manifest.json tells the worker (src/pages.rs) the hashed names; _headers sets the
 //      caching of the static files.
-//   4. Prints the sizes and fails when the page's JS+CSS exceed the budget (100 KiB gzip).
+//   5. Prints the sizes and fails when the page's JS+CSS exceed their budget (100 KiB gzip)
+//      or embed.js with the widgets' code and CSS exceed theirs (60 KiB gzip).
 //
 // Usage: node build.mjs [--no-check]   (run by `make web`)
 
@@ -26,6 +31,7 @@ const root = join(web, '..');
 const dist = join(web, 'dist');
 const staticDir = join(dist, 'messages', 'static');
 const BUDGET_GZIP = 100 * 1024;
+const EMBED_BUDGET_GZIP = 60 * 1024;
 const started = Date.now();
 
 // 1. Types from the API schema; written only when they change (keeps tsc and make quiet).
@@ -48,18 +54,12 @@ const emojiData = readFileSync(join(web, 'node_modules', 'emoji-picker-element-d
 const emojiName = `emoji-data-${hash(emojiData)}.json`;
 writeFileSync(join(staticDir, emojiName), emojiData);
 
-const result = await esbuild.build({
-  entryPoints: { app: join(web, 'src', 'messages.tsx'), style: join(web, 'src', 'styles.css') },
-  outdir: staticDir,
-  entryNames: '[name]-[hash]',
-  chunkNames: 'chunk-[name]-[hash]',
-  assetNames: '[name]-[hash]',
+const TARGET = ['es2022', 'chrome109', 'firefox115', 'safari16'];
+const common = {
   bundle: true,
-  splitting: true,
-  format: 'esm',
   minify: true,
   sourcemap: false,
-  target: ['es2022', 'chrome109', 'firefox115', 'safari16'],
+  target: TARGET,
   jsx: 'automatic',
   jsxImportSource: 'preact',
   // ../client imports its dependencies from this package's node_modules.
@@ -68,9 +68,96 @@ const result = await esbuild.build({
   metafile: true,
   logLevel: 'warning',
   legalComments: 'none',
+};
+
+const result = await esbuild.build({
+  ...common,
+  entryPoints: { app: join(web, 'src', 'messages.tsx'), style: join(web, 'src', 'styles.css') },
+  outdir: staticDir,
+  entryNames: '[name]-[hash]',
+  chunkNames: 'chunk-[name]-[hash]',
+  assetNames: '[name]-[hash]',
+  splitting: true,
+  format: 'esm',
 });
 
-// 3. Manifest and headers.
+// 3. The widgets: code, stylesheet, loader; and the demo pages' stylesheet.
+const embedApp = await esbuild.build({
+  ...common,
+  entryPoints: { 'embed-app': join(web, 'src', 'embed', 'app.tsx') },
+  outdir: staticDir,
+  entryNames: '[name]-[hash]',
+  chunkNames: 'chunk-[name]-[hash]',
+  splitting: true,
+  format: 'esm',
+});
+const embedAppJs = Object.keys(embedApp.metafile.outputs).find((f) => embedApp.metafile.outputs[f].entryPoint?.endsWith('app.tsx'));
+const embedCssName = writeHashed('embed', 'css', (await esbuild.transform(embedCss(), { loader: 'css', minify: true, target: TARGET })).code);
+const demoCssName = writeHashed(
+  'demo',
+  'css',
+  (await esbuild.transform(readFileSync(join(web, 'src', 'demo', 'site.css'), 'utf8'), { loader: 'css', minify: true, target: TARGET })).code,
+);
+await esbuild.build({
+  ...common,
+  entryPoints: [join(web, 'src', 'embed', 'loader.ts')],
+  outfile: join(staticDir, 'embed.js'),
+  format: 'iife',
+  define: {
+    __EMBED_APP_URL__: JSON.stringify(`/messages/static/${relative(staticDir, join(web, embedAppJs))}`),
+    __EMBED_CSS_URL__: JSON.stringify(`/messages/static/${embedCssName}`),
+  },
+});
+
+/**
+ * The widgets' stylesheet: the tokens, a reset, the shared components and the widgets' own
+ * rules, all inside `.em-root { … }` (esbuild turns the nesting into `.em-root …` selectors).
+ * Host rules for plain elements (`button { … }`, `div { … }`) lose to the reset; the tokens
+ * hang on the widget's root, never on the host's `:root`.
+ */
+function embedCss() {
+  const tokens = readFileSync(join(web, 'src', 'tokens.css'), 'utf8');
+  const block = (re) => {
+    const m = tokens.match(re);
+    if (!m) throw new Error(`tokens.css: no block for ${re}`);
+    return m[1];
+  };
+  const light = block(/^:root \{([^}]*)\}/m);
+  const dark = block(/@media \(prefers-color-scheme: dark\) \{\s*:root \{([^}]*)\}/m);
+  const components = readFileSync(join(web, 'src', 'components.css'), 'utf8');
+  const widgets = readFileSync(join(web, 'src', 'embed', 'widgets.css'), 'utf8');
+  // Plain rules first, in cascade order (esbuild would hoist a bare `& { … }` above the
+  // nested rules). The root's own block starts with `all: revert`; what follows it wins.
+  return `/* Edge Messaging widgets: everything under .em-root (web/build.mjs). */
+.em-root {
+  all: revert;
+  ${light}
+  font: 15px/1.45 var(--font);
+  color: var(--text);
+  text-align: left;
+  -webkit-font-smoothing: antialiased;
+}
+/* Nothing of the host's element rules: back to the browser's defaults (the icons keep their
+   SVG attributes; the emoji picker styles itself). */
+.em-root :where(*:not(svg, svg *, emoji-picker)) { all: revert; }
+@media (prefers-color-scheme: dark) { .em-root:not([data-theme='light']) { ${dark} } }
+.em-root[data-theme='light'] { color-scheme: light; }
+.em-root[data-theme='dark'] { ${dark} color-scheme: dark; }
+.em-root, .em-root *, .em-root *::before, .em-root *::after { box-sizing: border-box; }
+.em-root {
+  ${components}
+  ${widgets}
+}
+`;
+}
+
+function writeHashed(name, ext, text) {
+  const file = `${name}-${hash(Buffer.from(text))}.${ext}`;
+  writeFileSync(join(staticDir, file), text);
+  return file;
+}
+
+// 4. Manifest and headers.
 const outputs = result.metafile.outputs;
 const url = (file) => `/messages/static/${relative(staticDir, join(web, file))}`;
 const entryOf = (name) => Object.keys(outputs).find((f) => outputs[f].entryPoint?.endsWith(name));
@@ -89,6 +176,8 @@ const manifest = {
   css: url(appCss),
   preload: pageJs.filter((f) => f !== appJs).map(url),
   emoji_data: `/messages/static/${emojiName}`,
+  embed: '/messages/static/embed.js',
+  demo_css: `/messages/static/${demoCssName}`,
 };
 writeFileSync(join(staticDir, 'manifest.json'), JSON.stringify(manifest, null, 2) + '\n');
 // Build bookkeeping is not a public file.
@@ -105,29 +194,62 @@ writeFileSync(
 /messages/static/manifest.json
   ! Cache-Control
   Cache-Control: no-cache
+
+# So does embed.js, the file sites name (it loads the widgets' hashed files).
+/messages/static/embed.js
+  ! Cache-Control
+  Cache-Control: no-cache
 `,
 );
 
-// 4. Sizes.
+// 5. Sizes.
 const rows = [];
 for (const file of readdirSync(staticDir).sort()) {
   const body = readFileSync(join(staticDir, file));
   rows.push({ file, raw: body.length, gzip: gzipSync(body, { level: 9 }).length });
 }
 const pageFiles = new Set([...pageJs, appCss].map((f) => relative(staticDir, join(web, f))));
+const embedStatic = (file, seen = new Set()) => {
+  if (seen.has(file)) return seen;
+  seen.add(file);
+  for (const imp of embedApp.metafile.outputs[file].imports) if (imp.kind === 'import-statement') embedStatic(imp.path, seen);
+  return seen;
+};
+const embedFiles = new Set(['embed.js', embedCssName, ...[...embedStatic(embedAppJs)].map((f) => relative(staticDir, join(web, f)))]);
 const page = rows.filter((r) => pageFiles.has(r.file));
 const pageGzip = page.reduce((n, r) => n + r.gzip, 0);
 const kib = (n) => `${(n / 1024).toFixed(1)} KiB`;
 console.log('web/dist/messages/static:');
 for (const r of rows) {
-  const tag = pageFiles.has(r.file) ? 'page' : r.file.startsWith('emoji-data') ? 'emoji data (on demand)' : 'on demand';
+  const tag = pageFiles.has(r.file)
+    ? 'page'
+    : embedFiles.has(r.file)
+      ? 'widgets'
+      : r.file.startsWith('emoji-data')
+        ? 'emoji data (on demand)'
+        : r.file.startsWith('demo-')
+          ? 'demo pages'
+          : 'on demand';
   console.log(`  ${r.file.padEnd(44)} ${kib(r.raw).padStart(11)} ${kib(r.gzip).padStart(11)} gzip  ${tag}`);
 }
 console.log(
   `page JS+CSS: ${kib(page.reduce((n, r) => n + r.raw, 0))}, ${kib(pageGzip)} gzip (budget ${kib(BUDGET_GZIP)}); built in ${((Date.now() - started) / 1000).toFixed(1)} s`,
 );
+const embed = rows.filter((r) => embedFiles.has(r.file));
+const embedGzip = embed.reduce((n, r) => n + r.gzip, 0);
+console.log(`widgets (embed.js + code + CSS): ${kib(embed.reduce((n, r) => n + r.raw, 0))}, ${kib(embedGzip)} gzip (budget ${kib(EMBED_BUDGET_GZIP)})`);
+// For make bench's table (bench/bundle.rs reads it).
+mkdirSync(join(root, 'target'), { recursive: true });
+writeFileSync(
+  join(root, 'target', 'web-sizes.json'),
+  JSON.stringify({ page_gzip: pageGzip, widgets_gzip: embedGzip, page_budget: BUDGET_GZIP, widgets_budget: EMBED_BUDGET_GZIP }, null, 2) + '\n',
+);
 if (pageGzip > BUDGET_GZIP) {
   console.error(`page JS+CSS is ${kib(pageGzip)} gzip, over the ${kib(BUDGET_GZIP)} budget`);
+  process.exit(1);
+}
+if (embedGzip > EMBED_BUDGET_GZIP) {
+  console.error(`the widgets' JS+CSS are ${kib(embedGzip)} gzip, over the ${kib(EMBED_BUDGET_GZIP)} budget`);
   process.exit(1);
 }
 

@@ -9,3 +9,4 @@ export * from './live.ts';
 export * from './state.ts';
 export * from './permissions.ts';
 export * from './messenger.ts';
+export * from './widgets.ts';

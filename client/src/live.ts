@@ -365,7 +365,7 @@ function typingEvent(chatId: Id, msg: Record<string, unknown>): LiveEvent | null
 
 export interface ChatSocketOptions {
   /** How often the chat list is reloaded while the page is visible (other chats are not
-   * heard on this transport). */
+   * heard on this transport); 0: never on a timer (a widget shows only its own chat). */
   refreshMs?: number;
 }
 
@@ -476,7 +476,7 @@ export class ChatSocketTransport extends Base implements LiveTransport {
   private scheduleRefresh(): void {
     if (this.refreshTimer !== null) this.timers.clearTimeout(this.refreshTimer);
     this.refreshTimer = null;
-    if (this.stopped) return;
+    if (this.stopped || this.refreshMs <= 0) return;
     // Hidden pages refresh five times less often.
     const ms = this.visible ? this.refreshMs : this.refreshMs * 5;
     this.refreshTimer = this.timers.setTimeout(() => {
@@ -628,6 +628,9 @@ export class PollingTransport extends Base implements LiveTransport {
   readonly kind = 'polling' as const;
   private pos = new CursorState();
   private chatId: Id | null = null;
+  /** The open chat answered 404 (we left it, or it was deleted): poll without it until
+   * another chat opens; the stream says `chat_removed`. */
+  private chatGone = false;
   private timer: unknown = null;
   private inflight = false;
   private again = false;
@@ -666,6 +669,7 @@ export class PollingTransport extends Base implements LiveTransport {
   openChat(chatId: Id | null): void {
     if (chatId === this.chatId) return;
     this.chatId = chatId;
+    this.chatGone = false;
     if (chatId !== null) this.pollNow(); // its typing, at once
   }
 
@@ -706,7 +710,7 @@ export class PollingTransport extends Base implements LiveTransport {
     const abort = new AbortController();
     this.abort = abort;
     const timeout = this.timers.setTimeout(() => abort.abort(), this.timeoutMs);
-    const chatId = this.chatId;
+    const chatId = this.chatGone ? null : this.chatId;
     let next = this.intervalMs;
     try {
       const page = await this.rest.events({ after: this.pos.cursor ?? undefined, chat: chatId ?? undefined }, abort.signal);
@@ -724,7 +728,11 @@ export class PollingTransport extends Base implements LiveTransport {
       if (page.has_more) next = 0;
     } catch (e) {
       if (this.stopped) return;
-      if (e instanceof ApiError && e.status === 410) {
+      if (e instanceof ApiError && e.status === 404 && chatId !== null && chatId === this.chatId) {
+        // Not (or no longer) a member of the open chat: the events say why; poll them now.
+        this.chatGone = true;
+        next = 0;
+      } else if (e instanceof ApiError && e.status === 410) {
         // A cursor older than what is retained: start over from a fresh one (SPEC §9).
         try {
           this.pos.cursor = (await this.rest.events({})).cursor;
@@ -781,4 +789,136 @@ export async function connectLive(options: ConnectOptions, deps: LiveDeps): Prom
   const fallback = new ChatSocketTransport(deps, { refreshMs: options.pollIntervalMs });
   await fallback.start();
   return fallback;
+}
+
+/**
+ * A widget's connection to the one chat it shows (SPEC §9, §11). `websocket`: that chat's own
+ * socket (a widget needs no other chat's events; typing comes with it). `polling`: the user
+ * stream's poll, which opens no WebSocket. As `connectLive`, the chat socket stands in while
+ * the server has no user stream.
+ */
+export async function connectWidget(options: ConnectOptions, deps: LiveDeps): Promise<LiveTransport> {
+  if (options.transport === 'polling') {
+    const polling = new PollingTransport(deps, { intervalMs: options.pollIntervalMs });
+    try {
+      await polling.start();
+      return polling;
+    } catch (e) {
+      if (!(e instanceof TransportUnavailable)) throw e;
+      polling.stop();
+    }
+  }
+  const socket = new ChatSocketTransport(deps, { refreshMs: 0 });
+  await socket.start();
+  return socket;
+}
+
+// ---------------------------------------------------------------- a room's count, for visitors
+
+/** The part of `Rest` a room watcher needs. */
+export interface WatchRest extends Pick<LiveRest, 'socketUrl'> {
+  getRoom(id: Id): Promise<{ member_count: number; is_member: boolean }>;
+}
+
+export interface RoomWatchUpdate {
+  count: number;
+  /** Known only when polled: the visitor joined elsewhere (another tab). */
+  isMember?: boolean;
+}
+
+/**
+ * A room's member count for someone who has not joined it (SPEC §10): over the room's socket
+ * as a watcher (it sends only `member_count`), or, with `polling`, by reading the room every
+ * interval. Reconnects with backoff like the other transports; a refused socket falls back to
+ * reading the room.
+ */
+export class RoomWatcher {
+  private sock: ReconnectingSocket | null = null;
+  private timer: unknown = null;
+  private stopped = false;
+  private failures = 0;
+  private fns = new Set<(u: RoomWatchUpdate) => void>();
+  private readonly timers: Timers;
+  private readonly random: () => number;
+  private readonly makeSocket: SocketFactory;
+  private readonly rest: WatchRest;
+  private readonly roomId: Id;
+  private readonly options: ConnectOptions;
+
+  constructor(rest: WatchRest, roomId: Id, options: ConnectOptions, deps: Omit<LiveDeps, 'rest'> = {}) {
+    this.rest = rest;
+    this.roomId = roomId;
+    this.options = options;
+    this.timers = deps.timers ?? realTimers;
+    this.random = deps.random ?? Math.random;
+    this.makeSocket = deps.socket ?? ((url) => new WebSocket(url) as unknown as SocketLike);
+  }
+
+  onUpdate(fn: (u: RoomWatchUpdate) => void): () => void {
+    this.fns.add(fn);
+    return () => this.fns.delete(fn);
+  }
+
+  private emit(u: RoomWatchUpdate): void {
+    for (const fn of this.fns) fn(u);
+  }
+
+  start(): void {
+    if (this.options.transport === 'polling') {
+      this.schedule(this.options.pollIntervalMs);
+      return;
+    }
+    const sock = new ReconnectingSocket(
+      () => this.rest.socketUrl(`/messages/api/chats/${this.roomId}/ws/`),
+      {
+        message: (msg) => {
+          if (msg.type === 'member_count' && typeof msg.count === 'number') this.emit({ count: msg.count });
+        },
+        // The count may have moved while the socket was away: read it once.
+        open: (reconnect) => {
+          if (reconnect) void this.poll(false);
+        },
+        state: () => {},
+        forbidden: () => {
+          this.sock = null;
+          if (!this.stopped) this.schedule(this.options.pollIntervalMs);
+        },
+      },
+      this.makeSocket,
+      this.timers,
+      this.random,
+    );
+    this.sock = sock;
+    sock.connect();
+  }
+
+  stop(): void {
+    this.stopped = true;
+    this.sock?.close();
+    this.sock = null;
+    if (this.timer !== null) this.timers.clearTimeout(this.timer);
+    this.timer = null;
+  }
+
+  private schedule(ms: number): void {
+    if (this.stopped) return;
+    if (this.timer !== null) this.timers.clearTimeout(this.timer);
+    this.timer = this.timers.setTimeout(() => {
+      this.timer = null;
+      void this.poll(true);
+    }, ms);
+  }
+
+  private async poll(again: boolean): Promise<void> {
+    let next = this.options.pollIntervalMs;
+    try {
+      const room = await this.rest.getRoom(this.roomId);
+      if (this.stopped) return;
+      this.failures = 0;
+      this.emit({ count: room.member_count, isMember: room.is_member });
+    } catch {
+      next = backoffDelay(this.failures++, this.random, this.options.pollIntervalMs * 2, 60_000);
+    }
+    if (again) this.schedule(next);
+  }
 }

@@ -1,6 +1,9 @@
-//! The messenger: the state a messages page shows, kept up to date by one live event stream
-//! (REST fills gaps and pages), and the actions a person takes. It knows nothing of the DOM:
-//! a page subscribes, renders `state`, and calls the actions.
+//! The messenger: the state a messages page (or a widget) shows, kept up to date by one live
+//! event stream (REST fills gaps and pages), and the actions a person takes. It knows nothing
+//! of the DOM: a page subscribes, renders `state`, and calls the actions.
+//!
+//! Two scopes: `list` (the messages page) keeps the chat list and hears every chat; `single`
+//! (the widgets) holds only the chats it opened or was given, and ignores the rest.
 
 import { ApiError } from './errors.ts';
 import type { Rest } from './rest.ts';
@@ -26,7 +29,7 @@ import {
   type Needs,
   type TypingState,
 } from './state.ts';
-import { DEFAULT_CONFIG, type Chat, type Id, type LiveEvent, type Message, type UiConfig, type User, type UserWithEmail } from './types.ts';
+import { DEFAULT_CONFIG, type Chat, type Id, type LiveEvent, type Message, type Room, type RoomPage, type UiConfig, type UserWithEmail } from './types.ts';
 
 export interface Notice {
   id: number;
@@ -42,7 +45,7 @@ export interface MessengerState {
   config: UiConfig;
   connection: ConnectionState;
   transport: LiveTransport['kind'] | null;
-  /** The server has rooms (SPEC §10) and they are enabled: offer the rooms dialog. */
+  /** Rooms are enabled (`ENABLE_CHAT_ROOMS`, SPEC §10): offer the rooms dialog. */
   roomsAvailable: boolean;
   chats: ChatListState;
   chatsLoading: boolean;
@@ -63,9 +66,29 @@ export interface MessengerDeps {
   live?: Omit<LiveDeps, 'rest'>;
   now?: () => number;
   newClientId?: () => string;
+  /**
+   * `list` (default, the messages page): the chat list, and every chat's events. `single`
+   * (widgets): no chat list; only the chats opened or `hold`-en; other chats' events are
+   * ignored, and what would reload the list reloads the held chats instead.
+   */
+  scope?: 'list' | 'single';
+  /** Starts the live transport (default: `connectLive`, as `config.transport` says). */
+  connect?: (config: UiConfig, deps: LiveDeps) => Promise<LiveTransport>;
+  /** `single` scope: the chats a `chat_added` event may bring in (the DM widget's DM). */
+  accept?: (chat: Chat) => boolean;
+}
+
+/** What a page already knows when it starts a messenger (widgets share one lookup). */
+export interface Preset {
+  me: UserWithEmail;
+  config: UiConfig;
 }
 
 type Listener = (s: MessengerState) => void;
+
+/** Closing the open chat because it left the list, without knowing whether it was deleted or
+ * we were removed (the user stream's `chat_removed` does not say). */
+const GONE_NOTICE = 'This chat was deleted, or you were removed from it.';
 
 /** How a failed send is retried: network errors, 5xx and 429 only (a 4xx would fail again),
  * for about two minutes, and at once when the live connection comes back. */
@@ -96,11 +119,14 @@ export class Messenger {
   private readonly now: () => number;
   /** Sends waiting to retry: woken when the connection is live again. */
   private wakers = new Set<() => void>();
+  private eventFns = new Set<(e: LiveEvent) => void>();
+  private readonly single: boolean;
 
   constructor(deps: MessengerDeps) {
     this.deps = deps;
     this.rest = deps.rest;
     this.now = deps.now ?? (() => Date.now());
+    this.single = deps.scope === 'single';
     this.state = {
       phase: 'loading',
       error: null,
@@ -126,6 +152,13 @@ export class Messenger {
     return () => this.listeners.delete(fn);
   }
 
+  /** Every live event this messenger takes in, after it was applied (rooms read
+   * `member_count` here). */
+  onEvent(fn: (e: LiveEvent) => void): () => void {
+    this.eventFns.add(fn);
+    return () => this.eventFns.delete(fn);
+  }
+
   private set(patch: Partial<MessengerState>): void {
     this.state = { ...this.state, ...patch };
     if (this.notifyQueued) return;
@@ -143,27 +176,26 @@ export class Messenger {
   // ------------------------------------------------------------ start
 
   /** Signs in from the session, reads the settings, connects, loads the chat list, and opens
-   * `openChatId` (a link to a chat) if given. */
-  async init(openChatId: Id | null = null): Promise<void> {
+   * `openChatId` (a link to a chat) if given. `preset`: the user and settings, already read. */
+  async init(openChatId: Id | null = null, preset: Preset | null = null): Promise<void> {
     try {
-      const [me, config] = await Promise.all([this.rest.me(), this.rest.config()]);
-      this.set({ me, config });
-      if (config.enable_chat_rooms) {
-        this.rest.roomsAvailable().then(
-          (roomsAvailable) => this.set({ roomsAvailable }),
-          () => {},
-        );
+      const [me, config] = preset ? [preset.me, preset.config] : await Promise.all([this.rest.me(), this.rest.config()]);
+      this.set({ me, config, roomsAvailable: config.enable_chat_rooms });
+      const deps: LiveDeps = { rest: this.rest, ...this.deps.live };
+      const live = this.deps.connect
+        ? await this.deps.connect(config, deps)
+        : await connectLive({ transport: config.transport, pollIntervalMs: config.poll_interval_ms }, deps);
+      if (this.stopped) {
+        live.stop();
+        return;
       }
-      const live = await connectLive(
-        { transport: config.transport, pollIntervalMs: config.poll_interval_ms },
-        { rest: this.rest, ...this.deps.live },
-      );
       this.live = live;
       live.onEvent((e) => this.onLive(e));
       live.onState((connection) => this.onConnection(connection));
       this.set({ transport: live.kind, connection: live.state });
       live.setVisible(this.state.visible);
-      await this.refreshChats();
+      if (this.single) this.set({ chats: { ...this.state.chats, loaded: true } });
+      else await this.refreshChats();
       // Opening starts before the page sees `ready`, so it never shows the chat-less state.
       const opening = openChatId !== null ? this.openChat(openChatId) : null;
       this.set({ phase: 'ready' });
@@ -177,9 +209,27 @@ export class Messenger {
     }
   }
 
+  private stopped = false;
+
+  /** Ends the live connection (a widget closed); the messenger is not used again. */
   stop(): void {
+    this.stopped = true;
     this.live?.stop();
     this.live = null;
+    this.stopTyping();
+    if (this.typingClock !== null) clearTimeout(this.typingClock);
+    this.typingClock = null;
+    for (const wake of this.wakers) wake();
+    this.wakers.clear();
+  }
+
+  /** Holds a chat the caller found elsewhere (a widget's lookup), without loading anything. */
+  hold(chat: Chat): void {
+    this.set({ chats: upsertChat(this.state.chats, chat) });
+  }
+
+  private holds(id: Id): boolean {
+    return this.state.chats.chats.some((c) => c.id === id) || this.state.messages[id] !== undefined;
   }
 
   private onConnection(connection: ConnectionState): void {
@@ -207,6 +257,13 @@ export class Messenger {
   // ------------------------------------------------------------ live events
 
   private onLive(ev: LiveEvent): void {
+    if (this.single) {
+      if (ev.type === 'chat_added') {
+        if (!ev.chat || !this.deps.accept?.(ev.chat)) return;
+      } else if ('chat_id' in ev && ev.chat_id !== undefined && !this.holds(ev.chat_id)) {
+        return;
+      }
+    }
     const me = this.meId;
     this.listQueue?.push(ev);
     if ('chat_id' in ev && ev.chat_id !== undefined) this.chatQueues.get(ev.chat_id)?.push(ev);
@@ -234,7 +291,8 @@ export class Messenger {
         break;
       case 'chat_deleted':
       case 'chat_removed':
-        if (ev.chat_id === open) this.closeChat(ev.type === 'chat_deleted' ? 'This chat was deleted.' : 'You are no longer in this chat.');
+        // The user stream says only `chat_removed`, for a deletion as for a removal.
+        if (ev.chat_id === open) this.closeChat(ev.type === 'chat_deleted' ? 'This chat was deleted.' : GONE_NOTICE);
         break;
       case 'member_removed':
         if (ev.user_id === me && ev.chat_id === open) this.closeChat('You were removed from this chat.');
@@ -252,6 +310,7 @@ export class Messenger {
         break;
     }
     this.handleNeeds(needs);
+    for (const fn of this.eventFns) fn(ev);
   }
 
   private readingChatId(): Id | null {
@@ -271,8 +330,13 @@ export class Messenger {
 
   // ------------------------------------------------------------ the chat list
 
-  /** Reloads the first page of the chat list (coalesced: one at a time, one more after). */
+  /** Reloads the first page of the chat list (coalesced: one at a time, one more after). In
+   * `single` scope: reloads the details of the chats held. */
   async refreshChats(): Promise<void> {
+    if (this.single) {
+      await Promise.all(this.state.chats.chats.map((c) => this.refreshChat(c.id)));
+      return;
+    }
     if (this.listQueue) {
       this.listAgain = true;
       return;
@@ -329,9 +393,9 @@ export class Messenger {
       const chat = await this.rest.getChat(id);
       this.set({ chats: upsertChat(this.state.chats, chat) });
     } catch (e) {
-      if (e instanceof ApiError && e.status === 404) {
+      if (e instanceof ApiError && (e.status === 404 || e.status === 403)) {
         this.set({ chats: removeChat(this.state.chats, id) });
-        if (this.state.openChatId === id) this.closeChat('You are no longer in this chat.');
+        if (this.state.openChatId === id) this.closeChat(GONE_NOTICE);
       }
     } finally {
       this.detailInFlight.delete(id);
@@ -646,7 +710,8 @@ export class Messenger {
 
   async leaveChat(id: Id): Promise<void> {
     try {
-      await this.rest.removeMember(id, this.meId);
+      if (this.chat(id)?.chat_type === 'room') await this.rest.leaveRoom(id);
+      else await this.rest.removeMember(id, this.meId);
       this.forget(id);
     } catch (e) {
       this.handleError(e, "Couldn't leave the chat.");
@@ -661,6 +726,31 @@ export class Messenger {
     const messages = { ...this.state.messages };
     delete messages[id];
     this.set({ chats: removeChat(this.state.chats, id), messages });
+  }
+
+  // ------------------------------------------------------------ rooms (SPEC §10)
+
+  /** A page of the public rooms, member or not (the rooms dialog). Null when it failed. */
+  async listRooms(search: string, page = 1): Promise<RoomPage | null> {
+    try {
+      return await this.rest.listRooms({ search, page });
+    } catch (e) {
+      this.handleError(e, "Couldn't load rooms.");
+      return null;
+    }
+  }
+
+  /** Joins a room and opens it. */
+  async joinRoom(id: Id): Promise<Room | null> {
+    try {
+      const room = await this.rest.joinRoom(id);
+      this.set({ chats: upsertChat(this.state.chats, room) });
+      await this.openChat(room.id);
+      return room;
+    } catch (e) {
+      this.handleError(e, "Couldn't join the room.");
+      return null;
+    }
   }
 
   async searchUsers(q: string): Promise<UserWithEmail[]> {

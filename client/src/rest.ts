@@ -5,7 +5,7 @@
 
 import createClient from 'openapi-fetch';
 import { ApiError } from './errors.ts';
-import type { paths } from './schema.d.ts';
+import type { components, paths } from './schema.d.ts';
 import {
   DEFAULT_CONFIG,
   type Chat,
@@ -14,7 +14,10 @@ import {
   type Message,
   type MessagePage,
   type Reaction,
+  type Room,
+  type RoomPage,
   type UiConfig,
+  type User,
   type UserWithEmail,
 } from './types.ts';
 
@@ -28,13 +31,9 @@ export interface RestOptions {
   fetch?: typeof fetch;
 }
 
-/** `/messages/api/events/` answers (SPEC §9); not yet in openapi.json. */
-export interface EventsPage {
-  events: Array<Record<string, unknown>>;
-  cursor: string;
-  has_more: boolean;
-  typing?: Id[];
-}
+/** `/messages/api/events/` answers (SPEC §9). The events are handed to the transports as
+ * plain objects: they read the fields they know (live.ts), whatever the event type. */
+export type EventsPage = Omit<components['schemas']['EventPage'], 'events'> & { events: Array<Record<string, unknown>> };
 
 export type Rest = ReturnType<typeof createRest>;
 
@@ -59,8 +58,12 @@ export function createRest(options: RestOptions = {}) {
     return data as D;
   }
 
-  /** Paths the generated types do not have yet (SPEC §9 events, the UI config). */
+  /** Paths the generated types do not have yet (SPEC §9 events, §10 rooms, the UI config). */
   async function raw<T>(path: string, init: RequestInit = {}): Promise<T> {
+    return (await rawWithStatus<T>(path, init)).body;
+  }
+
+  async function rawWithStatus<T>(path: string, init: RequestInit = {}): Promise<{ body: T; status: number }> {
     let response: Response;
     try {
       response = await doFetch(baseUrl + path, {
@@ -80,10 +83,11 @@ export function createRest(options: RestOptions = {}) {
       body = null;
     }
     if (!response.ok) throw ApiError.fromBody(response.status, body, retryAfterOf(response));
-    return body as T;
+    return { body: body as T, status: response.status };
   }
 
   const chat = (chat_id: Id) => ({ params: { path: { chat_id } } });
+  const room = (room_id: Id) => ({ params: { path: { room_id } } });
   const message = (message_id: Id) => ({ params: { path: { message_id } } });
 
   return {
@@ -91,6 +95,10 @@ export function createRest(options: RestOptions = {}) {
 
     /** The signed-in user, or ApiError 401. */
     me: (): Promise<UserWithEmail> => ok(api.GET('/messages/api/auth/me/')),
+    /** Host-site sign-in (SPEC §3): exchanges a site's token for this origin's session cookie
+     * (the same session goes on when the cookie is already that user's). */
+    sso: (token: string): Promise<{ user: UserWithEmail; token: string }> =>
+      ok(api.POST('/messages/api/auth/sso/', { body: { token } })) as Promise<{ user: UserWithEmail; token: string }>,
     logout: async (): Promise<void> => {
       await ok(api.POST('/messages/api/auth/logout/'));
     },
@@ -106,15 +114,51 @@ export function createRest(options: RestOptions = {}) {
       }
     },
 
-    /** Whether the server has rooms (SPEC §10): the rooms dialog is offered only then. */
-    async roomsAvailable(): Promise<boolean> {
-      try {
-        await raw<unknown>('/messages/api/rooms/');
-        return true;
-      } catch (e) {
-        if (e instanceof ApiError && (e.status === 404 || e.status === 403)) return false;
-        throw e;
+    /** One active user by id (the DM widget names the person it talks to); 404 if none. */
+    user: (id: Id): Promise<User> => ok(api.GET('/messages/api/users/{user_id}/', { params: { path: { user_id: id } } })),
+
+    /**
+     * The DM with `other`, if there is one, without creating it: the chat list searched for
+     * their username (it matches members' names), at most `maxPages` pages. Null when none
+     * was found (a send then creates it: `createChat` answers the existing DM if there is one).
+     */
+    async findDm(other: User, maxPages = 5): Promise<Chat | null> {
+      for (let page = 1; page <= maxPages; page++) {
+        let got: ChatPage;
+        try {
+          got = await ok(api.GET('/messages/api/chats/', { params: { query: { page, search: other.username } } }));
+        } catch (e) {
+          if (e instanceof ApiError && e.status === 404) return null; // past the last page
+          throw e;
+        }
+        const dm = (got.results as Chat[]).find((c) => c.chat_type === 'dm' && c.members.some((u) => u.id === other.id));
+        if (dm) return dm;
+        if (!got.next) return null;
       }
+      return null;
+    },
+
+    // Public rooms (SPEC §10).
+    /** Get-or-create by `key` (the creator joins as admin): `created` false when it existed. */
+    async createRoom(body: { key?: string; title: string }): Promise<{ room: Room; created: boolean }> {
+      let status = 0;
+      const room = await ok(
+        api.POST('/messages/api/rooms/', { body }).then((r) => {
+          status = r.response.status;
+          return r;
+        }),
+      );
+      return { room: room as Room, created: status === 201 };
+    },
+    listRooms: async (query: { search?: string; page?: number } = {}): Promise<RoomPage> =>
+      (await ok(api.GET('/messages/api/rooms/', { params: { query: clean(query) } }))) as RoomPage,
+    getRoom: async (id: Id): Promise<Room> => (await ok(api.GET('/messages/api/rooms/{room_id}/', room(id)))) as Room,
+    /** The room with this key; ApiError 404 when nobody has made it yet. */
+    roomByKey: async (key: string): Promise<Room> =>
+      (await ok(api.GET('/messages/api/rooms/by-key/{key}/', { params: { path: { key } } }))) as Room,
+    joinRoom: async (id: Id): Promise<Room> => (await ok(api.POST('/messages/api/rooms/{room_id}/join/', room(id)))) as Room,
+    leaveRoom: async (id: Id): Promise<void> => {
+      await ok(api.POST('/messages/api/rooms/{room_id}/leave/', room(id)));
     },
 
     searchUsers: async (q: string): Promise<UserWithEmail[]> =>
@@ -159,13 +203,8 @@ export function createRest(options: RestOptions = {}) {
       ok(api.POST('/messages/api/chats/{chat_id}/typing/', { ...chat(id), body: { is_typing } })),
 
     /** SPEC §9 polling. `after` absent: no events, the current cursor. */
-    events: (query: { after?: string; chat?: Id }, signal?: AbortSignal) => {
-      const q = new URLSearchParams();
-      if (query.after !== undefined) q.set('after', query.after);
-      if (query.chat !== undefined) q.set('chat', String(query.chat));
-      const qs = q.toString();
-      return raw<EventsPage>(`/messages/api/events/${qs ? `?${qs}` : ''}`, { signal });
-    },
+    events: async (query: { after?: string; chat?: Id }, signal?: AbortSignal): Promise<EventsPage> =>
+      (await ok(api.GET('/messages/api/events/', { params: { query: clean(query) }, signal }))) as EventsPage,
 
     /** The `ws:`/`wss:` URL of a socket path, for this page or `baseUrl`. */
     socketUrl(path: string): string {

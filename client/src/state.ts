@@ -187,25 +187,38 @@ export function applyChatListEvent(
       return { state: patchChat(state, ev.chat_id, (c) => ({ ...c, title, admins, members, updated_at })), needs };
     }
     case 'members_added': {
-      if (has(ev.chat_id)) needs.chats.push(ev.chat_id);
+      const chat = state.chats.find((c) => c.id === ev.chat_id);
+      // A room's joins carry its count: thousands of members need not each reload it.
+      if (chat?.chat_type === 'room' && typeof ev.member_count === 'number') {
+        const count = ev.member_count;
+        return { state: patchChat(state, ev.chat_id, (c) => ({ ...c, member_count: count })), needs };
+      }
+      if (chat) needs.chats.push(ev.chat_id);
       else if (ev.user_ids.includes(ctx.me)) needs.list = true;
       return { state, needs };
     }
     case 'member_removed': {
       if (ev.user_id === ctx.me) return { state: removeChat(state, ev.chat_id), needs };
-      if (has(ev.chat_id)) needs.chats.push(ev.chat_id); // admins may have changed hands
+      const chat = state.chats.find((c) => c.id === ev.chat_id);
+      const roomCount = chat?.chat_type === 'room' && typeof ev.member_count === 'number' ? ev.member_count : null;
+      // Admins may have changed hands (a room's count alone settles a member's leaving).
+      if (chat && (roomCount === null || chat.admins.includes(ev.user_id))) needs.chats.push(ev.chat_id);
       const next = patchChat(state, ev.chat_id, (c) => ({
         ...c,
         members: c.members.filter((u) => u.id !== ev.user_id),
         admins: c.admins.filter((id) => id !== ev.user_id),
+        ...(roomCount === null ? {} : { member_count: roomCount }),
       }));
       return { state: next, needs };
     }
+    case 'member_count':
+      return { state: patchChat(state, ev.chat_id, (c) => (c.member_count === ev.count ? c : { ...c, member_count: ev.count })), needs };
     case 'chat_deleted':
     case 'chat_removed':
       return { state: removeChat(state, ev.chat_id), needs };
     case 'chat_added':
-      return { state: upsertChat(state, ev.chat), needs };
+      // Replayed after the chat went away, it carries no chat (its chat_removed follows).
+      return ev.chat ? { state: upsertChat(state, ev.chat), needs } : { state, needs };
     case 'resync_required':
     case 'refresh_chats':
       needs.list = true;
@@ -213,6 +226,11 @@ export function applyChatListEvent(
     default:
       return { state, needs };
   }
+}
+
+/** How many members a chat has: a room says (its member list may be partial), others list them. */
+export function memberTotal(chat: Chat): number {
+  return chat.member_count ?? chat.members.length;
 }
 
 /** Marks a chat read locally (after `mark-as-read`, or on opening it). */

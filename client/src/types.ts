@@ -11,8 +11,17 @@ export type UserWithEmail = S['User'] & { email: string };
 export type Reaction = S['Reaction'];
 export type MessageBasic = S['MessageBasic'];
 export type Message = S['MessageBasic'] & { reactions: Reaction[]; read_by: Id[] };
-/** A chat as the caller sees it. `chat_type` gains `room` once rooms (SPEC §10) land. */
-export type Chat = Omit<S['Chat'], 'chat_type'> & { chat_type: 'dm' | 'group' | 'room' };
+/** A chat as the caller sees it. Rooms (SPEC §10) also carry their `key`, how many members
+ * they have and whether the caller is one. */
+export type Chat = Omit<S['Chat'], 'chat_type'> & {
+  chat_type: 'dm' | 'group' | 'room';
+  key?: string | null;
+  member_count?: number;
+  is_member?: boolean;
+};
+/** A public room (SPEC §10): what `GET /rooms/{id}/` shows any signed-in user. */
+export type Room = Chat & { chat_type: 'room'; key: string | null; member_count: number; is_member: boolean };
+export type RoomPage = { count: number; next: string | null; previous: string | null; results: Room[] };
 export type ChatPage = Omit<S['ChatPage'], 'results'> & { results: Chat[] };
 export type MessagePage = Omit<S['MessagePage'], 'results'> & { results: Message[] };
 
@@ -26,8 +35,8 @@ export type ChatEvent =
   | { type: 'message_deleted'; seq: number; message_id: Id }
   | { type: 'reaction_updated'; seq: number; message_id: Id; reactions: Reaction[] }
   | { type: 'read_receipt'; seq: number; user_id: Id; last_read_message_id: Id }
-  | { type: 'members_added'; seq: number; user_ids: Id[] }
-  | { type: 'member_removed'; seq: number; user_id: Id }
+  | { type: 'members_added'; seq: number; user_ids: Id[]; member_count?: number }
+  | { type: 'member_removed'; seq: number; user_id: Id; member_count?: number }
   | { type: 'chat_updated'; seq: number; chat: Chat }
   | { type: 'chat_deleted'; seq: number; chat_id: Id }
   | { type: 'member_count'; seq?: number; count: number };
@@ -42,7 +51,7 @@ export type TypingEvent = { type: 'typing'; user_id: Id; is_typing: boolean };
  */
 export type LiveEvent =
   | (ChatEvent & { chat_id: Id; cursor?: string })
-  | { type: 'chat_added'; chat: Chat; chat_id?: Id; cursor?: string }
+  | { type: 'chat_added'; chat: Chat | null; chat_id?: Id; cursor?: string }
   | { type: 'chat_removed'; chat_id: Id; cursor?: string }
   | (TypingEvent & { chat_id: Id })
   /** Who is typing in `chat_id` right now (polling answers carry the whole set). */

@@ -212,7 +212,7 @@ describe('ChatSocketTransport (the fallback of today)', () => {
   });
 });
 
-describe('UserStreamTransport (SPEC §9, not served yet)', () => {
+describe('UserStreamTransport (SPEC §9)', () => {
   const setup = () => {
     const timers = new FakeTimers();
     const server = new SocketServer();
@@ -300,7 +300,7 @@ describe('UserStreamTransport (SPEC §9, not served yet)', () => {
   });
 });
 
-describe('PollingTransport (SPEC §9, not served yet)', () => {
+describe('PollingTransport (SPEC §9)', () => {
   const setup = () => {
     const timers = new FakeTimers();
     const server = new SocketServer();
@@ -377,6 +377,26 @@ describe('PollingTransport (SPEC §9, not served yet)', () => {
     assert.equal(t.cursor, 'fresh');
     await timers.advance(0);
     assert.equal(rest.eventCalls.at(-1)!.after, 'fresh');
+    t.stop();
+  });
+
+  test('the open chat answering 404 (left, removed, deleted): polled again at once without it, so its chat_removed arrives', async () => {
+    const { timers, rest, t, got } = setup();
+    await t.start();
+    t.openChat(5);
+    rest.answers = [new ApiError(404, 'Not found.'), { events: [{ type: 'chat_removed', chat_id: 5, cursor: 'c9' }], cursor: 'c9', has_more: false }];
+    await timers.advance(0);
+    await timers.advance(0);
+    assert.deepEqual(
+      rest.eventCalls.slice(-2).map((q) => q.chat),
+      [5, undefined],
+    );
+    assert.deepEqual(got, [{ type: 'chat_removed', chat_id: 5, cursor: 'c9' }]);
+    assert.equal(t.state.status, 'live', 'not a failure');
+    // Opening a chat again asks for its typing again.
+    t.openChat(6);
+    await timers.advance(0);
+    assert.equal(rest.eventCalls.at(-1)!.chat, 6);
     t.stop();
   });
 

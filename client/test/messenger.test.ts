@@ -31,7 +31,6 @@ class FakeApi {
         return { ...ME, email: '' };
       },
       config: async () => ({ ...DEFAULT_CONFIG }),
-      roomsAvailable: async () => false,
       events: async () => {
         throw new ApiError(404, 'Not found.');
       },

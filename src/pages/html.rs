@@ -278,6 +278,7 @@ mod tests {
             js: "/messages/static/app.js".into(),
             css: "/messages/static/app.css".into(),
             preload: vec!["/messages/static/chunk.js".into()],
+            demo_css: None,
         };
         let pages = [
             messages(&m),

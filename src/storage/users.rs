@@ -255,6 +255,36 @@ pub fn socket_opened(b: &mut Batch, token_hash: &str, chat_id: i64, now: &str) -
     Ok(())
 }
 
+/// One active user by id, for any signed-in viewer (the widgets' "message this person"
+/// header, `GET /users/{id}/`). Reads nothing unless the viewer resolves, as `search`.
+pub fn by_id(b: &mut Batch, user_id: i64, viewer: &Viewer) -> ApiResult<Rows<UserRow>> {
+    let s = compose(
+        &format!(
+            "SELECT {USER_COLUMNS} FROM users u
+             WHERE u.id = ?1 AND u.is_active = 1
+             LIMIT (CASE WHEN {{}} IS NOT NULL THEN 1 ELSE 0 END)"
+        ),
+        args![user_id],
+        &[&viewer.sql()],
+    );
+    b.query(&s.text, s.args)
+}
+
+/// The newest active users, newest first, at most `limit`, for a signed-in viewer (the demo
+/// pages' people list). Reads nothing unless the viewer resolves, as `search`.
+pub fn newest(b: &mut Batch, viewer: &Viewer, limit: u32) -> ApiResult<Rows<UserRow>> {
+    let s = compose(
+        &format!(
+            "SELECT {USER_COLUMNS} FROM users u WHERE u.is_active = 1
+             ORDER BY u.id DESC
+             LIMIT (CASE WHEN {{}} IS NOT NULL THEN ?1 ELSE 0 END)"
+        ),
+        args![limit as i64],
+        &[&viewer.sql()],
+    );
+    b.query(&s.text, s.args)
+}
+
 /// The socket-session row of a user stream (chat id 0: no chat has it), so that logging out
 /// closes the stream's sockets too.
 pub const STREAM_SOCKETS: i64 = 0;

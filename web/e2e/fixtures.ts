@@ -1,8 +1,8 @@
 // Test fixtures: one local worker per Playwright worker process, and people — each a browser
 // context of their own (own cookies), signed up over the API so tests start where they matter.
 
-import { test as base, expect, type Browser, type BrowserContext, type Page } from '@playwright/test';
-import { LocalWorker } from './server.ts';
+import { test as base, expect, type Browser, type BrowserContext, type Page, type WebSocket } from '@playwright/test';
+import { LocalWorker, type WorkerOptions } from './server.ts';
 
 export { expect };
 
@@ -14,6 +14,8 @@ export interface Person {
   id: number;
   username: string;
   name: string;
+  /** Every WebSocket this person's pages opened (polling must open none). */
+  sockets: WebSocket[];
 }
 
 let counter = 0;
@@ -46,13 +48,35 @@ export async function person(browser: Browser, server: LocalWorker, first: strin
   });
   expect(r.status(), await r.text()).toBe(201);
   const body = await r.json();
+  const sockets: WebSocket[] = [];
+  context.on('page', (p) => watch(p, sockets));
   const page = await context.newPage();
+  if (!options.noOpen) await openMessages(page);
+  return { context, page, id: body.user.id, username, name: body.user.display_name, sockets };
+}
+
+/** A visitor who is not signed in. */
+export async function anonymous(browser: Browser, server: LocalWorker): Promise<{ context: BrowserContext; page: Page; sockets: WebSocket[] }> {
+  const context = await browser.newContext({ baseURL: server.base, viewport: { width: 1100, height: 760 }, locale: 'en-GB', timezoneId: 'Europe/London' });
+  const sockets: WebSocket[] = [];
+  context.on('page', (p) => watch(p, sockets));
+  const page = await context.newPage();
+  return { context, page, sockets };
+}
+
+function watch(page: Page, sockets: WebSocket[]): void {
   // Any dialog (alert, confirm) would mean script ran where it must not: fail loudly.
   page.on('dialog', (d) => {
     throw new Error(`unexpected ${d.type()} dialog: ${d.message()}`);
   });
-  if (!options.noOpen) await openMessages(page);
-  return { context, page, id: body.user.id, username, name: body.user.display_name };
+  page.on('websocket', (ws) => sockets.push(ws));
+}
+
+/** Signs in through the login form (the page must show it). */
+export async function signInWithForm(page: Page, username: string): Promise<void> {
+  await page.locator('input[name=username]').fill(username);
+  await page.locator('input[name=password]').fill(PASSWORD);
+  await page.locator('button[type=submit]').click();
 }
 
 export async function openMessages(page: Page, query = ''): Promise<void> {
@@ -105,18 +129,42 @@ export function escapeRe(s: string): string {
   return s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 }
 
-export const test = base.extend<{}, { server: LocalWorker }>({
-  server: [
-    // eslint-disable-next-line no-empty-pattern
-    async ({}, use) => {
-      const server = new LocalWorker('e2e');
-      await server.start();
-      await use(server);
-      await server.stop();
+/** A test whose worker (one per test process) runs with `options` (settings as vars). */
+export function testWith(name: string, options: WorkerOptions = {}) {
+  return base.extend<{}, { server: LocalWorker }>({
+    server: [
+      // eslint-disable-next-line no-empty-pattern
+      async ({}, use) => {
+        const server = new LocalWorker(name, options);
+        await server.start();
+        await use(server);
+        await server.stop();
+      },
+      { scope: 'worker', timeout: 180_000 },
+    ],
+    baseURL: async ({ server }, use) => {
+      await use(server.base);
     },
-    { scope: 'worker', timeout: 180_000 },
-  ],
-  baseURL: async ({ server }, use) => {
-    await use(server.base);
-  },
-});
+  });
+}
+
+/** The default settings (TRANSPORT=websocket). */
+export const test = testWith('e2e');
+
+/** POLL_INTERVAL_MS of the polling worker: short, so the tests stay quick. */
+export const POLL_MS = 1000;
+
+/** TRANSPORT=polling: the pages and widgets must open no WebSocket. */
+export const pollingTest = testWith('e2e-polling', { vars: { TRANSPORT: 'polling', POLL_INTERVAL_MS: String(POLL_MS) } });
+
+/** Both transports: `for (const [transport, t] of TRANSPORTS) t.describe(transport, …)`. */
+export const TRANSPORTS = [
+  ['websocket', test],
+  ['polling', pollingTest],
+] as const;
+
+/** With polling, nobody opened a WebSocket. */
+export function expectNoSockets(transport: string, ...people: Array<{ sockets: WebSocket[] }>): void {
+  if (transport !== 'polling') return;
+  for (const p of people) expect(p.sockets.map((s) => s.url()), 'polling opens no WebSocket').toEqual([]);
+}

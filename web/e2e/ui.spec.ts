@@ -34,6 +34,10 @@ test('keyboard: Enter sends, Shift+Enter breaks the line, Esc closes dialogs and
   // Esc closes the members dialog and the confirmation, and focus comes back.
   await a.locator('#members-btn').click();
   await expect(a.getByRole('dialog')).toBeVisible();
+  // …also after a search (its button is disabled while it runs, which drops the focus).
+  await a.locator('#user-search-input').fill(bob.username);
+  await a.locator('#search-btn').click();
+  await expect(a.locator('.user-result', { hasText: bob.username })).toBeVisible();
   await a.keyboard.press('Escape');
   await expect(a.getByRole('dialog')).toHaveCount(0);
   await expect(a.locator('#members-btn')).toBeFocused();
@@ -152,4 +156,27 @@ test('a long history: newest at the bottom, older pages on scrolling up, without
   await expect(messageByText(ann, 'newest one')).not.toBeInViewport();
   await ann.page.locator('.new-below').click();
   await expect(messageByText(ann, 'newest one')).toBeInViewport();
+});
+
+test('the chat list pages as it scrolls; avatars come from avatar_url; dark mode follows the system', async ({ browser, server }) => {
+  const ann = await person(browser, server, 'Ann', { colorScheme: 'dark' });
+  const bob = await person(browser, server, 'Bob', { noOpen: true });
+  // CHATS_PER_PAGE is 10: twelve chats make two pages.
+  for (let i = 1; i <= 12; i++) await group(bob, `Chat ${String(i).padStart(2, '0')}`, [ann]);
+  await ann.page.reload();
+  const items = ann.page.locator('#chat-list .chat-item');
+  await expect(items.first().locator('.chat-title')).toHaveText('Chat 12');
+  // The next page loads when the end of the list scrolls into view.
+  await ann.page.locator('.chat-list-wrap').evaluate((el) => (el.scrollTop = el.scrollHeight));
+  await expect(items).toHaveCount(12);
+  await expect(items.last().locator('.chat-title')).toHaveText('Chat 01');
+  await expect(ann.page.locator('.load-more-chats')).toHaveCount(0);
+
+  // The signed-in user's avatar is the API's avatar_url.
+  const me = await (await ann.context.request.get('/messages/api/auth/me/')).json();
+  await expect(ann.page.locator('.sidebar-header img.avatar')).toHaveAttribute('src', me.avatar_url);
+  // Dark: the page's background is dark.
+  const bg = await ann.page.evaluate(() => getComputedStyle(document.body).backgroundColor);
+  const [r, g, b] = bg.match(/\d+/g)!.map(Number);
+  expect(r! + g! + b!, `a dark background (${bg})`).toBeLessThan(150);
 });

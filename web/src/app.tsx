@@ -7,6 +7,7 @@ import { totalUnread, type Id, type Messenger, type MessengerState } from '../..
 import { ChatPane } from './chatpane.tsx';
 import { ConfirmDialog, MembersDialog, type ConfirmRequest } from './dialogs.tsx';
 import { CloseIcon } from './icons.tsx';
+import { RoomsDialog } from './rooms.tsx';
 import { Sidebar } from './sidebar.tsx';
 
 function useMessenger(messenger: Messenger): MessengerState {
@@ -35,6 +36,7 @@ export function App({ messenger }: { messenger: Messenger }) {
   const linkedChat = useRef(chatFromUrl()).current;
   const [tab, setTab] = useState<'chats' | 'messages'>(linkedChat ? 'messages' : 'chats');
   const [membersOpen, setMembersOpen] = useState(false);
+  const [roomsOpen, setRoomsOpen] = useState(false);
   const [confirm, setConfirm] = useState<ConfirmRequest | null>(null);
 
   useEffect(() => {
@@ -133,7 +135,7 @@ export function App({ messenger }: { messenger: Messenger }) {
         roomsAvailable={state.roomsAvailable}
         onOpen={open}
         onNewChat={newChat}
-        onBrowseRooms={() => messenger.notify('info', 'Rooms are coming soon.')}
+        onBrowseRooms={() => setRoomsOpen(true)}
         onSearch={(q) => void messenger.setSearch(q)}
         onMore={() => void messenger.loadMoreChats()}
       />
@@ -164,6 +166,7 @@ export function App({ messenger }: { messenger: Messenger }) {
         }
       />
       {membersOpen && chat && <MembersDialog messenger={messenger} chat={chat} me={state.me!.id} onClose={() => setMembersOpen(false)} />}
+      {roomsOpen && <RoomsDialog messenger={messenger} onOpen={open} onClose={() => setRoomsOpen(false)} />}
       {confirm && <ConfirmDialog request={confirm} onClose={() => setConfirm(null)} />}
       <div class="toasts" aria-live="polite">
         {state.notices.map((n) => (

@@ -29,6 +29,16 @@ export function Modal({ title, onClose, children, class: cls = '', initialFocus,
     return () => before?.focus?.();
   }, []);
 
+  // Esc closes also when focus has left the dialog (a button that was pressed and then
+  // disabled while it works drops the focus to the page).
+  useEffect(() => {
+    const onKey = (e: KeyboardEvent) => {
+      if (e.key === 'Escape' && !box.current?.contains(e.target as Node)) onClose();
+    };
+    document.addEventListener('keydown', onKey);
+    return () => document.removeEventListener('keydown', onKey);
+  }, [onClose]);
+
   const onKeyDown = (e: KeyboardEvent) => {
     if (e.key === 'Escape') {
       e.stopPropagation();

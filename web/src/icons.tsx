@@ -30,5 +30,9 @@ export const BackIcon = () => <Icon d="M15 18l-6-6 6-6" />;
 export const ChatIcon = ({ size = 18 }: { size?: number }) => (
   <Icon size={size} d="M21 15a2 2 0 0 1-2 2H7l-4 4V5a2 2 0 0 1 2-2h14a2 2 0 0 1 2 2z" />
 );
+export const LockIcon = ({ size = 18 }: { size?: number }) => (
+  <Icon size={size} d="M6 11h12a1 1 0 0 1 1 1v8a1 1 0 0 1-1 1H6a1 1 0 0 1-1-1v-8a1 1 0 0 1 1-1zm2 0V7a4 4 0 1 1 8 0v4" />
+);
+export const ExpandIcon = () => <Icon d="M15 3h6v6M9 21H3v-6M21 3l-7 7M3 21l7-7" />;
 export const HashIcon = () => <Icon d="M4 9h16M4 15h16M10 3 8 21M16 3l-2 18" />;
 export const ArrowDownIcon = () => <Icon d="M12 5v14M19 12l-7 7-7-7" />;

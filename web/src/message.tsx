@@ -68,7 +68,7 @@ export function MessageItem({ m, me, config, groupStart, showNames, selected, me
 
   if (m.is_deleted) {
     return (
-      <div class={`message-row ${side}${groupStart ? ' group-start' : ''}`} data-message-id={m.id}>
+      <div class={`message-row ${side}${groupStart ? ' group-start' : ''}${nameVisible ? ' with-name' : ''}`} data-message-id={m.id}>
         <Avatar user={sender} show={!own && groupStart} />
         <div class="message-body">
           <span class={nameVisible ? 'sender-name' : 'sender-name visually-hidden'}>{sender.display_name}</span>
@@ -88,7 +88,7 @@ export function MessageItem({ m, me, config, groupStart, showNames, selected, me
 
   return (
     <div
-      class={`message-row ${side}${groupStart ? ' group-start' : ''}${selected ? ' selected' : ''}${editing ? ' editing' : ''}`}
+      class={`message-row ${side}${groupStart ? ' group-start' : ''}${nameVisible ? ' with-name' : ''}${selected ? ' selected' : ''}${editing ? ' editing' : ''}`}
       data-message-id={m.id}
     >
       <Avatar user={sender} show={!own && groupStart} />

@@ -135,6 +135,10 @@ function ChatItem({ chat, me, open, now, onOpen }: { chat: Chat; me: Id; open: b
       <button type="button" class="chat-item-btn" aria-current={open ? 'true' : undefined} onClick={() => onOpen(chat.id)}>
         {avatar ? (
           <img class="avatar" src={avatar} alt="" width={40} height={40} />
+        ) : chat.chat_type === 'room' ? (
+          <span class="avatar group-avatar room-avatar" aria-hidden="true">
+            <HashIcon />
+          </span>
         ) : (
           <span class="avatar group-avatar" aria-hidden="true">
             {initials(chat.title)}
