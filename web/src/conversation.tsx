@@ -141,14 +141,17 @@ export function Conversation({ messenger, state, chat, title, placeholder: hint,
   const startEdit = (m: Message) => {
     setEditing(m);
     setDraft(m.content);
-    requestAnimationFrame(() => {
-      const el = input.current;
-      if (el) {
-        el.focus();
-        el.setSelectionRange(el.value.length, el.value.length);
-      }
-    });
   };
+
+  // Entering an edit puts the caret after the text, in the render that shows the text: a
+  // later frame would move the caret under whatever was typed or selected meanwhile.
+  useLayoutEffect(() => {
+    const el = input.current;
+    if (editing && el) {
+      el.focus();
+      el.setSelectionRange(el.value.length, el.value.length);
+    }
+  }, [editing?.id]);
 
   const cancelEdit = () => {
     setEditing(null);
