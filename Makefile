@@ -96,9 +96,12 @@ build/worker/shim.mjs: $(SOURCES)
 
 ## dev: serve locally; state persists in $(STATE)/ between runs. Stops on SIGTERM/Ctrl-C.
 ## VARS="NAME:value NAME:value" sets settings for this run (wrangler --var), e.g.
-## VARS="TRANSPORT:polling" make dev.
+## VARS="TRANSPORT:polling" make dev. DEV_VARS come first (VARS may override them): the
+## published demo key, so /messages/demo/site/ works (it signs in demo: people only; never
+## set in wrangler.toml, which is what deploys).
+DEV_VARS ?= SSO_DEMO:true
 dev: tools build schema-local
-	exec $(WRANGLER) dev --local --ip 127.0.0.1 --port $(PORT) --persist-to $(STATE) --show-interactive-dev-session=false $(foreach v,$(VARS),--var $(v))
+	exec $(WRANGLER) dev --local --ip 127.0.0.1 --port $(PORT) --persist-to $(STATE) --show-interactive-dev-session=false $(foreach v,$(DEV_VARS) $(VARS),--var $(v))
 
 ## schema-local: a new local database gets schema.sql; an existing one (an older checkout's)
 ## is upgraded with the migrations it has not had, as a deployed database is.

@@ -140,6 +140,33 @@ pub struct Rules<'a> {
     pub now: i64,
 }
 
+/// A compact JWS of `header` and `payload`, HS256-signed with `secret`. The worker verifies
+/// and never signs, except as the demo site's stand-in for a site's backend (`demo_token`)
+/// and in tests.
+pub fn hs256(header: Value, payload: Value, secret: &[u8]) -> String {
+    use hmac::{Hmac, Mac};
+    let b64 = |v: &Value| URL_SAFE_NO_PAD.encode(v.to_string());
+    let input = format!("{}.{}", b64(&header), b64(&payload));
+    // HMAC takes a key of any length.
+    let mut mac = Hmac::<sha2::Sha256>::new_from_slice(secret).expect("HMAC keys of any length");
+    mac.update(input.as_bytes());
+    format!(
+        "{input}.{}",
+        URL_SAFE_NO_PAD.encode(mac.finalize().into_bytes())
+    )
+}
+
+/// What a site's backend does for its signed-in visitor, with the published demo key: a
+/// token for `demo:{slug}` valid for ten minutes (the demo site at `/messages/demo/site/`).
+pub fn demo_token(slug: &str, name: &str, audience: &str, now: i64) -> String {
+    hs256(
+        serde_json::json!({"alg": "HS256", "typ": "JWT", "kid": DEMO_KID}),
+        serde_json::json!({"sub": format!("{DEMO_PREFIX}{slug}"), "name": name, "aud": audience,
+                           "iat": now, "exp": now + 600}),
+        DEMO_SECRET.as_bytes(),
+    )
+}
+
 /// Checks a token completely: structure and key, signature, claims.
 pub async fn verify(token: &str, keys: &KeySet, rules: &Rules<'_>) -> Result<Claims, Refusal> {
     let signed = parse(token, keys)?;
@@ -279,18 +306,10 @@ pub(crate) mod tests {
     pub const SECRET: &str = "0123456789abcdef0123456789abcdef-test-only";
     pub const NOW: i64 = 1_800_000_000;
 
+    pub use super::hs256;
+
     fn b64(v: &Value) -> String {
         URL_SAFE_NO_PAD.encode(v.to_string())
-    }
-
-    /// A compact JWS of `header` and `payload`, HS256-signed with `secret`.
-    pub fn hs256(header: Value, payload: Value, secret: &[u8]) -> String {
-        use hmac::{Hmac, Mac};
-        let input = format!("{}.{}", b64(&header), b64(&payload));
-        let mut mac = Hmac::<sha2::Sha256>::new_from_slice(secret).unwrap();
-        mac.update(input.as_bytes());
-        let sig = mac.finalize().into_bytes();
-        format!("{input}.{}", URL_SAFE_NO_PAD.encode(sig))
     }
 
     pub fn good_claims() -> Value {
@@ -583,6 +602,27 @@ pub(crate) mod tests {
             Err(Refusal::UnknownKid),
             "without SSO_DEMO the demo key does not exist"
         );
+    }
+
+    #[test]
+    fn the_demo_sites_tokens_sign_in_its_people_with_the_demo_key_only() {
+        let token = demo_token("ada", "Ada", "edge-messaging", NOW);
+        let on = KeySet::new("", "", true).0;
+        let c = block_on(verify(&token, &on, &rules())).unwrap();
+        assert_eq!(
+            (c.sub.as_str(), c.name.as_deref()),
+            ("demo:ada", Some("Ada"))
+        );
+        let off = KeySet::new(SECRET, "", false).0;
+        assert_eq!(
+            block_on(verify(&token, &off, &rules())),
+            Err(Refusal::UnknownKid)
+        );
+        let later = Rules {
+            audience: "edge-messaging",
+            now: NOW + 600 + LEEWAY_SECS,
+        };
+        assert_eq!(block_on(verify(&token, &on, &later)), Err(Refusal::Expired));
     }
 
     #[test]

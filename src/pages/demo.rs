@@ -7,7 +7,11 @@
 //!   directory) and a few content pages, and a link to the messages page;
 //! - `/messages/demo/people/{id}/`: a person's page with the DM widget;
 //! - `/messages/demo/rooms/{key}/`: a content page with its own room widget. Any key makes a
-//!   page (and, once someone joins, a room), so tests and people can make fresh rooms.
+//!   page (and, once someone joins, a room), so tests and people can make fresh rooms;
+//! - `/messages/demo/site/` and `/messages/demo/site/{person}/`: host-site sign-in (SPEC §3)
+//!   with `SSO_DEMO` on. The page plays a site with its own accounts: its "backend" (this
+//!   worker, with the published demo key) signs a token for the person picked, and the embed
+//!   script's `data-token` exchanges it for a session before the widgets load.
 
 use worker::Response;
 
@@ -16,7 +20,9 @@ use super::{manifest, page};
 use crate::auth;
 use crate::error::{ApiError, ApiResult};
 use crate::http::Cx;
+use crate::jwt::{self, DEMO_PREFIX};
 use crate::storage::users::{self, UserRow};
+use crate::time;
 use crate::views::UserSummary;
 
 /// How many people the index lists.
@@ -49,6 +55,16 @@ const CONTENT: &[(&str, &str, &str, &str)] = &[
     ),
 ];
 
+/// The demo site's own accounts (host-site sign-in): slug (their `sub` is `demo:<slug>`), name.
+const SITE_PEOPLE: &[(&str, &str)] = &[
+    ("ada", "Ada Lovelace"),
+    ("grace", "Grace Hopper"),
+    ("alan", "Alan Turing"),
+];
+
+/// The room the demo site's people meet in.
+const SITE_ROOM: (&str, &str) = ("demo-site-lounge", "Site lounge");
+
 /// `GET /messages/demo/...` — `rest` is the path after `/messages/demo/`.
 pub async fn route(cx: &Cx, rest: &[&str]) -> ApiResult<Response> {
     match rest {
@@ -58,6 +74,11 @@ pub async fn route(cx: &Cx, rest: &[&str]) -> ApiResult<Response> {
             person(cx, id).await
         }
         ["rooms", key] if valid_key(key) => room(cx, key).await,
+        ["site"] | ["site", ""] => site(cx, None).await,
+        ["site", slug] => match SITE_PEOPLE.iter().find(|(s, _)| s == slug) {
+            Some(person) => site(cx, Some(*person)).await,
+            None => Err(ApiError::NotFound),
+        },
         _ => Err(ApiError::NotFound),
     }
 }
@@ -145,6 +166,10 @@ async fn index(cx: &Cx) -> ApiResult<Response> {
 <h2>Pages with a discussion room</h2>
 <ul class="contents">{pages}</ul>
 <p class="note">Any address of the form <code>/messages/demo/rooms/&lt;key&gt;/</code> is a page with its own room.</p>
+</section>
+<section id="site">
+<h2>A site with its own accounts</h2>
+<p>Sites that already have users sign them in with a token their backend signs: no second account. <a href="/messages/demo/site/">Try it as one of the demo site's people</a>.</p>
 </section>"#
     );
     demo_page(cx, "Demo site", me.as_ref(), "/messages/demo/", &body).await
@@ -259,14 +284,98 @@ async fn demo_page(
             esc(&login_href(here))
         ),
     };
-    page(cx, 200, &layout(title, css.as_deref(), &who, body))
+    page(cx, 200, &layout(title, css.as_deref(), &who, body, None))
 }
 
-/// A whole demo page: the stylesheet, the embed script (the only script: no inline one), the
-/// header with `session`, and `body`.
-fn layout(title: &str, css: Option<&str>, session: &str, body: &str) -> String {
+/// `GET /messages/demo/site/` (who to be) and `/messages/demo/site/{slug}/` (signed in to the
+/// site as them): host-site sign-in with the published demo key, when `SSO_DEMO` is on.
+async fn site(cx: &Cx, person: Option<(&str, &str)>) -> ApiResult<Response> {
+    let css = manifest(cx).await.and_then(|m| m.demo_css);
+    let title = "A site with its own accounts";
+    let pick: String = SITE_PEOPLE
+        .iter()
+        .map(|(slug, name)| {
+            format!(r#"<li><a class="button" href="/messages/demo/site/{slug}/">Sign in to the site as {name}</a></li>"#)
+        })
+        .collect();
+    let warning = r#"<p class="note warning"><strong>Demo key.</strong> This page plays a site's backend with the <em>published</em> demo key (<code>SSO_DEMO</code>; it signs in <code>demo:</code> people only). Never turn it on in production: a real site signs with its own secret, which never reaches a browser.</p>"#;
+    if !cx.settings.sso_demo {
+        let body = format!(
+            r#"<section class="hero"><h1>{title}</h1>
+<p>This demo needs the demo key, which is off: start the worker with <code>VARS="SSO_DEMO:true" make dev</code> (<code>make dev</code> turns it on by default).</p>{warning}</section>"#
+        );
+        return page(cx, 200, &layout(title, css.as_deref(), "", &body, None));
+    }
+    let Some((slug, name)) = person else {
+        let body = format!(
+            r#"<section class="hero"><h1>{title}</h1>
+<p>Here the site's own sign-in decides who you are. Pick one of its people: the page its backend renders carries a token for them (<code>data-token</code> on the script tag), and the widgets sign in with it before anything else.</p>{warning}</section>
+<section><h2>The site's people</h2><ul class="site-people">{pick}</ul></section>"#
+        );
+        return page(cx, 200, &layout(title, css.as_deref(), "", &body, None));
+    };
+    let token = jwt::demo_token(slug, name, &cx.settings.sso_audience, time::now_secs());
+    let others: Vec<String> = SITE_PEOPLE
+        .iter()
+        .filter(|(s, _)| *s != slug)
+        .map(|(s, _)| format!("{DEMO_PREFIX}{s}"))
+        .collect();
+    let known = users::by_subjects(&cx.db, &others).await?;
+    let mut people = String::new();
+    for (s, n) in SITE_PEOPLE.iter().filter(|(s, _)| *s != slug) {
+        let sub = format!("{DEMO_PREFIX}{s}");
+        people.push_str(&match known.iter().find(|u| u.sso_subject == sub) {
+            Some(u) => format!(
+                r#"<li class="person-card"><a href="/messages/demo/people/{id}/"><strong>{n}</strong><small>Message {n}</small></a></li>"#,
+                id = u.id
+            ),
+            None => format!(
+                r#"<li class="person-card"><span><strong>{n}</strong><small>Has not visited yet: open <a href="/messages/demo/site/{s}/">their page</a> in another browser.</small></span></li>"#
+            ),
+        });
+    }
+    let (key, room_title) = SITE_ROOM;
+    let body = format!(
+        r#"<div class="content-layout">
+<article class="content">
+<span class="kind">Host-site sign-in</span>
+<h1>Signed in to the site as {name}</h1>
+<p>The site's backend signed a token for <code>demo:{slug}</code> ({name}) and put it on the embed script's <code>data-token</code>. The widgets exchanged it at <code>POST /messages/api/auth/sso/</code> for a session before loading: the room beside this text, the message buttons and <a href="/messages/">the messages page</a> all know you as {name}, with no second account.</p>
+{warning}
+<h2>The site's other people</h2>
+<ul class="people">{people}</ul>
+<p><a href="/messages/demo/site/">Switch person</a></p>
+</article>
+<aside class="discussion">
+<div data-messaging-room="{key}" data-title="{room_title}"></div>
+</aside>
+</div>"#
+    );
+    let who = format!(r#"<span class="who">Site account: <strong>{name}</strong></span>"#);
+    let mut res = page(
+        cx,
+        200,
+        &layout(title, css.as_deref(), &who, &body, Some(&token)),
+    )?;
+    // The page holds a credential: never kept, not even by this browser.
+    res.headers_mut().set("Cache-Control", "no-store")?;
+    Ok(res)
+}
+
+/// A whole demo page: the stylesheet, the embed script (the only script: no inline one) with
+/// a host site's sign-in `token`, the header with `session`, and `body`.
+fn layout(
+    title: &str,
+    css: Option<&str>,
+    session: &str,
+    body: &str,
+    token: Option<&str>,
+) -> String {
     let css = css
         .map(|href| format!(r#"<link rel="stylesheet" href="{}">"#, esc(href)))
+        .unwrap_or_default();
+    let token = token
+        .map(|t| format!(r#" data-token="{}""#, esc(t)))
         .unwrap_or_default();
     format!(
         r#"<!doctype html>
@@ -277,7 +386,7 @@ fn layout(title: &str, css: Option<&str>, session: &str, body: &str) -> String {
 <meta name="referrer" content="same-origin">
 <title>{title} · Demo site</title>
 {css}
-<script src="/messages/static/embed.js" defer></script>
+<script src="/messages/static/embed.js"{token} defer></script>
 </head>
 <body>
 <header class="site-header">
@@ -307,6 +416,7 @@ mod tests {
             Some("/messages/static/demo-1.css"),
             "",
             r#"<div data-messaging-room="k"></div>"#,
+            None,
         );
         assert_eq!(html.matches("<script").count(), 1, "{html}");
         assert!(html.contains(r#"<script src="/messages/static/embed.js" defer></script>"#));
@@ -315,6 +425,17 @@ mod tests {
             "titles are text"
         );
         assert!(html.contains(r#"<link rel="stylesheet" href="/messages/static/demo-1.css">"#));
+    }
+
+    #[test]
+    fn a_host_sites_token_rides_on_the_embed_script() {
+        let html = layout("t", None, "", "", Some("a.b\"c"));
+        assert!(
+            html.contains(
+                r#"<script src="/messages/static/embed.js" data-token="a.b&quot;c" defer></script>"#
+            ),
+            "{html}"
+        );
     }
 
     #[test]

@@ -285,6 +285,26 @@ pub fn newest(b: &mut Batch, viewer: &Viewer, limit: u32) -> ApiResult<Rows<User
     b.query(&s.text, s.args)
 }
 
+/// A user a host site signed in, by the site's id for them.
+#[derive(Debug, Deserialize)]
+pub struct SiteUser {
+    pub id: i64,
+    pub sso_subject: String,
+}
+
+/// The active users of `subjects` (site user ids, SPEC §3), in their own round trip: the demo
+/// site's buttons to message its other people.
+pub async fn by_subjects(db: &Db, subjects: &[String]) -> ApiResult<Vec<SiteUser>> {
+    let list = serde_json::to_string(subjects).unwrap_or_else(|_| "[]".into());
+    let mut b = Batch::new(db);
+    let rows = b.query(
+        "SELECT id, sso_subject FROM users
+         WHERE sso_subject IN (SELECT value FROM json_each(?1)) AND is_active = 1",
+        args![list],
+    )?;
+    b.run().await?.all(rows)
+}
+
 /// The socket-session row of a user stream (chat id 0: no chat has it), so that logging out
 /// closes the stream's sockets too.
 pub const STREAM_SOCKETS: i64 = 0;

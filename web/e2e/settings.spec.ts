@@ -144,3 +144,43 @@ deleted('a host site signs its visitor in to the widgets with EdgeMessaging.sign
   await v.evaluate(() => (window as unknown as { EdgeMessaging: { signIn(t: string): void } }).EdgeMessaging.signIn('not-a-token'));
   await expect(v.locator('#chat-toggle-btn')).toBeVisible();
 });
+
+deleted('the demo site signs its people in with data-token on the embed script: the widgets, the messages page and DMs know them', async ({ browser, server }) => {
+  const ada = await anonymous(browser, server);
+  await ada.page.goto('/messages/demo/site/');
+  await ada.page.getByRole('link', { name: 'Sign in to the site as Ada Lovelace' }).click();
+  await expect(ada.page).toHaveURL(/\/messages\/demo\/site\/ada\/$/);
+  // The page carries the token; the widgets exchange it before anything else.
+  const token = await ada.page.locator('script[data-token]').getAttribute('data-token');
+  expect(token?.split('.')).toHaveLength(3);
+  await expect(ada.page.locator('.room-widget .join-room-btn')).toBeVisible();
+  await expect(ada.page.getByRole('link', { name: 'Sign in to chat' })).toHaveCount(0);
+  const me = await (await ada.context.request.get('/messages/api/auth/me/')).json();
+  expect(me.display_name).toBe('Ada Lovelace');
+  await ada.page.locator('.room-widget .join-room-btn').click();
+  await expect(ada.page.locator('.room-widget .member-count')).toContainText('member');
+
+  // A second person of the site finds Ada among its people and messages her.
+  const grace = await anonymous(browser, server);
+  await grace.page.goto('/messages/demo/site/grace/');
+  await expect(grace.page.locator('.room-widget .join-room-btn')).toBeVisible();
+  await grace.page.getByRole('link', { name: /Message Ada Lovelace/ }).click();
+  await expect(grace.page.locator('#chat-toggle-btn')).toContainText('Message Ada Lovelace');
+  await grace.page.locator('#chat-toggle-btn').click();
+  await grace.page.locator('#widget-message-input').fill('Hello Ada, from the site');
+  await grace.page.locator('#widget-message-input').press('Enter');
+  await ada.page.goto('/messages/');
+  await expect(ada.page.locator('#chat-list .chat-item').filter({ hasText: 'Grace Hopper' })).toBeVisible();
+
+  // The page holds a credential: never cached.
+  const res = await grace.context.request.get('/messages/demo/site/grace/');
+  expect(res.headers()['cache-control']).toBe('no-store');
+});
+
+test('without SSO_DEMO the demo site says how to turn it on and signs no token', async ({ browser, server }) => {
+  const v = await anonymous(browser, server);
+  await v.page.goto('/messages/demo/site/ada/');
+  await expect(v.page.getByText('SSO_DEMO:true')).toBeVisible();
+  await expect(v.page.locator('script[data-token]')).toHaveCount(0);
+  expect((await v.context.request.get('/messages/demo/site/nobody/')).status()).toBe(404);
+});
