@@ -47,6 +47,28 @@ pub fn page_number(cx: &Cx) -> ApiResult<i64> {
     }
 }
 
+/// The answer to a chat list's page `page_no` (DRF's envelope: `count`, `next`, `previous`,
+/// `results`); a page past the end, other than the first, is 404 like DRF's "Invalid page".
+pub fn numbered_page(
+    cx: &Cx,
+    page_no: i64,
+    per_page: i64,
+    data: &PageData,
+    results: impl serde::Serialize,
+) -> ApiResult<Response> {
+    if page_no > 1 && data.chats.is_empty() {
+        return Err(ApiError::NotFound);
+    }
+    let has_next = page_no * per_page < data.count;
+    let link = |n: i64| cx.url_with(&["page"], "page", n);
+    http::ok(&json!({
+        "count": data.count,
+        "next": has_next.then(|| link(page_no + 1)),
+        "previous": (page_no > 1).then(|| link(page_no - 1)),
+        "results": results,
+    }))
+}
+
 /// `GET /messages/api/chats/` — the caller's chats, most recent activity first,
 /// `CHATS_PER_PAGE` per page; `search` matches the title or other members' names. Joined
 /// rooms are listed unless `SHOW_CHAT_ROOMS_IN_MESSAGES` is off, DMs unless
@@ -74,17 +96,7 @@ pub async fn list(cx: &Cx) -> ApiResult<Response> {
     .await?;
     let page_no = page_no?;
     let data = reads.ok_or(ApiError::NotFound)?.read(&res)?;
-    if page_no > 1 && data.chats.is_empty() {
-        return Err(ApiError::NotFound);
-    }
-    let has_next = page_no * per_page < data.count;
-    let link = |n: i64| cx.url_with(&["page"], "page", n);
-    http::ok(&json!({
-        "count": data.count,
-        "next": has_next.then(|| link(page_no + 1)),
-        "previous": (page_no > 1).then(|| link(page_no - 1)),
-        "results": Chat::page(&data, me.user.id),
-    }))
+    numbered_page(cx, page_no, per_page, &data, Chat::page(&data, me.user.id))
 }
 
 /// `POST /messages/api/chats/` `{chat_type, title?, member_ids}` — creates a group (the creator

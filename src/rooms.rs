@@ -4,11 +4,10 @@
 //! Everything else (messages, reactions, receipts, typing, members, rename, delete) goes
 //! through the chat routes, as in groups.
 
-use serde_json::json;
 use worker::Response;
 
 use crate::auth;
-use crate::chats::{checked_title, page_number};
+use crate::chats::{checked_title, numbered_page, page_number};
 use crate::error::{ApiError, ApiResult};
 use crate::http::{self, Cx};
 use crate::realtime;
@@ -93,17 +92,7 @@ pub async fn list(cx: &Cx) -> ApiResult<Response> {
     .await?;
     let page_no = page_no?;
     let data = reads.ok_or(ApiError::NotFound)?.read(&res)?;
-    if page_no > 1 && data.chats.is_empty() {
-        return Err(ApiError::NotFound);
-    }
-    let has_next = page_no * per_page < data.count;
-    let link = |n: i64| cx.url_with(&["page"], "page", n);
-    http::ok(&json!({
-        "count": data.count,
-        "next": has_next.then(|| link(page_no + 1)),
-        "previous": (page_no > 1).then(|| link(page_no - 1)),
-        "results": Room::page(&data, me.user.id),
-    }))
+    numbered_page(cx, page_no, per_page, &data, Room::page(&data, me.user.id))
 }
 
 /// `POST /messages/api/rooms/` `{key?, title}` — creates a room, its creator joining as

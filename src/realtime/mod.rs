@@ -37,6 +37,14 @@ use protocol::{
     STREAM_CONNECT_HEADER,
 };
 
+/// Both Durable Objects let the runtime answer bare `ping` frames with `pong` without waking
+/// them (docs/realtime.md).
+fn answer_pings(state: &worker::State) {
+    if let Ok(pair) = worker::worker_sys::WebSocketRequestResponsePair::new("ping", "pong") {
+        let _ = state.as_raw().set_websocket_auto_response(&pair);
+    }
+}
+
 /// The chat's room (one Durable Object per chat id).
 fn room(env: &Env, chat_id: i64) -> ApiResult<Stub> {
     Ok(env

@@ -18,10 +18,7 @@ pub struct ChatRoom {
 
 impl DurableObject for ChatRoom {
     fn new(state: State, env: Env) -> Self {
-        // Bare `ping` frames are answered by the runtime without waking the object (docs/realtime.md).
-        if let Ok(pair) = worker::worker_sys::WebSocketRequestResponsePair::new("ping", "pong") {
-            let _ = state.as_raw().set_websocket_auto_response(&pair);
-        }
+        super::answer_pings(&state);
         ChatRoom {
             live: LiveChat::new(state, env),
         }

@@ -16,10 +16,7 @@ pub struct UserStream {
 
 impl DurableObject for UserStream {
     fn new(state: State, env: Env) -> Self {
-        // Bare `ping` frames are answered by the runtime without waking the object.
-        if let Ok(pair) = worker::worker_sys::WebSocketRequestResponsePair::new("ping", "pong") {
-            let _ = state.as_raw().set_websocket_auto_response(&pair);
-        }
+        super::answer_pings(&state);
         UserStream {
             feed: LiveFeed::new(state, env),
         }
