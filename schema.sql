@@ -13,7 +13,7 @@ CREATE TABLE IF NOT EXISTS schema_meta (
     id      INTEGER PRIMARY KEY CHECK (id = 1),  -- a single row
     version INTEGER NOT NULL
 );
-INSERT OR IGNORE INTO schema_meta (id, version) VALUES (1, 7);
+INSERT OR IGNORE INTO schema_meta (id, version) VALUES (1, 8);
 
 -- People. Compatible with Django's auth_user so a Django site's users can be imported.
 CREATE TABLE IF NOT EXISTS users (
@@ -308,6 +308,9 @@ CREATE TABLE IF NOT EXISTS chat_events (
 );
 -- A poll probes each of the caller's chats for events after its cursor.
 CREATE INDEX IF NOT EXISTS chat_events_by_chat_gid ON chat_events (chat_id, gid);
+-- A poll finds the chats its chat_updated events carry by gid (the renames only).
+CREATE INDEX IF NOT EXISTS chat_events_updates ON chat_events (gid)
+    WHERE type = 'chat_updated';
 -- At least the newest 1000 events per chat are kept (between 1000 and 1063: pruned every 64th
 -- event, so most writes delete nothing); what was pruned is recorded for stale cursors.
 CREATE TRIGGER IF NOT EXISTS chat_events_retention AFTER INSERT ON chat_events
@@ -374,4 +377,5 @@ INSERT OR IGNORE INTO d1_migrations (name) VALUES
     ('0004_bounded_reads.sql'),
     ('0005_user_stream.sql'),
     ('0006_rooms.sql'),
-    ('0007_sso.sql');
+    ('0007_sso.sql'),
+    ('0008_stream_updates.sql');

@@ -245,7 +245,15 @@ async fn membership_changes_arrive_as_chat_added_and_chat_removed() {
     let e = read_until(&mut ws, |e| !e.is_empty()).await.remove(0);
     assert_eq!(e["message"]["content"], "hello");
     live.push(e);
+    // Renamed: chat_updated carries the chat as it is now.
+    assert_eq!(app.rename(&b, g, "Plans v2").await.status, 200);
+    let e = read_until(&mut ws, |e| !e.is_empty()).await.remove(0);
+    assert_eq!(e["type"], "chat_updated", "{e}");
+    assert_eq!(e["chat"]["title"], "Plans v2", "{e}");
+    live.push(e);
     poller.step(&app, &a).await;
+    let renamed = poller.events.last().unwrap();
+    assert_eq!(renamed["chat"]["title"], "Plans v2", "polled: {renamed}");
 
     // Added to an existing chat: chat_added, then its events; never the events before.
     let h = app.group(&b, "Later", &[&c]).await["id"].as_i64().unwrap();
@@ -285,6 +293,7 @@ async fn membership_changes_arrive_as_chat_added_and_chat_removed() {
     let want: Vec<(String, i64)> = [
         ("chat_added", g),
         ("new_message", g),
+        ("chat_updated", g),
         ("chat_added", h),
         ("new_message", h),
         ("chat_removed", g),
@@ -304,7 +313,7 @@ async fn membership_changes_arrive_as_chat_added_and_chat_removed() {
     let (late, _) = poll_all(&app, &a, &start).await;
     let want_late: Vec<(String, i64)> = want
         .iter()
-        .filter(|(k, _)| k != "new_message")
+        .filter(|(k, _)| k != "new_message" && k != "chat_updated")
         .cloned()
         .collect();
     assert_eq!(kinds(&late), want_late);
@@ -361,6 +370,9 @@ async fn resuming_from_the_last_cursor_loses_nothing_and_repeats_nothing() {
         ],
         "exactly what happened while away, replayed with the messages' current state"
     );
+    let reaction = json!([{"emoji": "👍", "count": 1, "users": [a.id]}]);
+    assert_eq!(got[0]["message"]["reactions"], reaction, "{:?}", got[0]);
+    assert_eq!(got[3]["reactions"], reaction, "{:?}", got[3]);
     // And then live, no duplicate at the seam.
     app.send(&b, c2, "fifth").await;
     let got = read_until(&mut ws, |e| !e.is_empty()).await;
@@ -461,6 +473,18 @@ async fn a_cursor_older_than_the_kept_log_gets_a_resync_not_an_error() {
     assert_eq!(r.status, 200, "{:?}", r.body);
     assert_eq!(r.body["events"].as_array().unwrap().len(), 50);
     assert_eq!(r.body["events"][0]["type"], "read_receipt");
+    // A cursor over 1,000 gids behind the head but not pruned (the last prune, at seq 1088,
+    // took seqs up to 88) is read by probing the viewer's chats: a page of 100, in order.
+    let r = poll(&app, &me, Some("95"), None).await;
+    assert_eq!(r.status, 200, "{:?}", r.body);
+    let seqs: Vec<i64> = r.body["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["seq"].as_i64().unwrap())
+        .collect();
+    assert_eq!(seqs, (96..196).collect::<Vec<i64>>());
+    assert_eq!(r.body["has_more"], true);
     // The socket answers a stale cursor with resync_required and a fresh cursor, then goes on.
     let mut ws = stream(&app, &me, Some("0")).await;
     let e = read_until(&mut ws, |e| !e.is_empty()).await.remove(0);
@@ -559,4 +583,41 @@ async fn rooms_joined_and_left_arrive_as_chat_added_and_chat_removed() {
     let (created, _) = poll_all(&app, &b, &start).await;
     assert_eq!(created[0]["type"], "chat_added");
     assert_eq!(created[0]["chat_id"], room);
+}
+
+#[tokio::test]
+async fn an_empty_poll_reads_the_same_rows_for_3_chats_as_for_300() {
+    // Polling every few seconds mostly finds nothing: that must not walk the caller's chats.
+    let (few, many) = (800_001, 800_002);
+    let mut seed = common::bulk::user(few, "fewchats", "poll-rows-few")
+        + &common::bulk::user(many, "manychats", "poll-rows-many");
+    for (user, chats, first) in [(few, 3, 810_000), (many, 300, 820_000)] {
+        for id in first..first + chats {
+            seed += &common::bulk::group(id, "quiet", &[user]);
+        }
+    }
+    let worker = Worker::start("stream-poll-rows", &[], &seed);
+    let app = App::new(&worker);
+    let mut read = Vec::new();
+    for (id, token) in [(few, "poll-rows-few"), (many, "poll-rows-many")] {
+        let me = User {
+            id,
+            username: String::new(),
+            token: token.into(),
+            password: String::new(),
+        };
+        let head = poll(&app, &me, None, None).await;
+        let cursor = head.body["cursor"].as_str().unwrap().to_string();
+        let r = poll(&app, &me, Some(&cursor), None).await;
+        assert_eq!(r.status, 200, "{:?}", r.body);
+        assert_eq!(r.body["events"], json!([]));
+        read.push(r.d1().read);
+    }
+    println!("an empty poll read {} rows with 3 chats, {} with 300", read[0], read[1]);
+    assert!(
+        read[1] <= read[0] + read[0] / 2 && read[1] < 100,
+        "rows read: 3 chats {}, 300 chats {}",
+        read[0],
+        read[1]
+    );
 }

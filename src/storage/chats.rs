@@ -60,12 +60,14 @@ pub fn membership_by_session(
 
 /// Which chats a page shows: the viewer's chats matching `filter` (SQL over `c` and `me`),
 /// or with `rooms`, every room matching it, the viewer a member or not (storage/rooms.rs).
+/// Only a `counted` page (a list's) also counts every chat that matches.
 pub struct Page {
     pub viewer: Viewer,
     pub filter: Sql,
     pub limit: i64,
     pub offset: i64,
     pub rooms: bool,
+    pub counted: bool,
 }
 
 impl Page {
@@ -77,6 +79,7 @@ impl Page {
             limit: 1,
             offset: 0,
             rooms: false,
+            counted: false,
         }
     }
 
@@ -99,6 +102,7 @@ impl Page {
             limit,
             offset,
             rooms: false,
+            counted: true,
         }
     }
 
@@ -166,6 +170,7 @@ pub struct PageData {
     pub chats: Vec<PageChat>,
     pub members: Vec<MemberRow>,
     pub last_messages: Vec<MessageRow>,
+    /// Every chat the page's filter matches (0 unless the page is `counted`).
     pub count: i64,
 }
 
@@ -179,7 +184,8 @@ pub struct PageReads {
     chats: Rows<PageChat>,
     members: Rows<MemberRow>,
     last: Rows<MessageRow>,
-    count: Rows<Count>,
+    /// A counted page's.
+    count: Option<Rows<Count>>,
 }
 
 impl PageReads {
@@ -188,7 +194,10 @@ impl PageReads {
             chats: res.all(self.chats)?,
             members: res.all(self.members)?,
             last_messages: res.all(self.last)?,
-            count: res.first(self.count)?.map_or(0, |c| c.n),
+            count: match self.count {
+                Some(count) => res.first(count)?.map_or(0, |c| c.n),
+                None => 0,
+            },
         })
     }
 }
@@ -207,17 +216,19 @@ pub fn page(b: &mut Batch, page: &Page) -> ApiResult<PageReads> {
     let ids = page.select("c.id, c.chat_type");
     // Every member of a DM or group; a room's first `ROOM_MEMBERS_SHOWN`, read through the
     // seniority index (rows read stay bounded however large the room).
+    // The page's chats once, as a CTE both halves read (it is written out, and run, once).
     let members = compose(
-        "SELECT cm.chat_id, cm.is_admin, cm.joined_at, cm.rowid AS member_row,
+        "WITH p AS MATERIALIZED ({})
+         SELECT cm.chat_id, cm.is_admin, cm.joined_at, cm.rowid AS member_row,
                 u.id, u.username, u.email, u.first_name, u.last_name,
                 u.avatar_url
-         FROM ({}) p JOIN chat_members cm ON cm.chat_id = p.id JOIN users u ON u.id = cm.user_id
+         FROM p JOIN chat_members cm ON cm.chat_id = p.id JOIN users u ON u.id = cm.user_id
          WHERE p.chat_type != 'room'
          UNION ALL
          SELECT cm.chat_id, cm.is_admin, cm.joined_at, cm.rowid AS member_row,
                 u.id, u.username, u.email, u.first_name, u.last_name,
                 u.avatar_url
-         FROM ({}) p
+         FROM p
          JOIN chat_members cm ON cm.rowid IN (
              SELECT x.rowid FROM chat_members x WHERE x.chat_id = p.id
              ORDER BY x.joined_at, x.rowid LIMIT ?1)
@@ -225,7 +236,7 @@ pub fn page(b: &mut Batch, page: &Page) -> ApiResult<PageReads> {
          WHERE p.chat_type = 'room'
          ORDER BY 1, 3, 4",
         args![ROOM_MEMBERS_SHOWN],
-        &[&ids, &ids],
+        &[&ids],
     );
     let last = compose(
         &format!(
@@ -243,7 +254,10 @@ pub fn page(b: &mut Batch, page: &Page) -> ApiResult<PageReads> {
         chats: b.query(&chats.text, chats.args)?,
         members: b.query(&members.text, members.args)?,
         last: b.query(&last.text, last.args)?,
-        count: b.query(&count.text, count.args)?,
+        count: match page.counted {
+            true => Some(b.query(&count.text, count.args)?),
+            false => None,
+        },
     })
 }
 
@@ -337,6 +351,7 @@ pub async fn create(
         limit: 1,
         offset: 0,
         rooms: false,
+        counted: false,
     };
     let reads = page(&mut b, &view)?;
     let res = b.run().await?;

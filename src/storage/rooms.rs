@@ -35,6 +35,7 @@ pub fn list(viewer: impl Into<Viewer>, search: Option<&str>, limit: i64, offset:
         limit,
         offset,
         rooms: true,
+        counted: true,
     }
 }
 
@@ -50,6 +51,7 @@ pub fn one(viewer: impl Into<Viewer>, room: &RoomRef) -> Page {
         limit: 1,
         offset: 0,
         rooms: true,
+        counted: false,
     }
 }
 

@@ -9,8 +9,10 @@
 //! and checks each event's membership — cost grows with what everybody wrote since the
 //! cursor, a few rows for a client that polls every 3 s. An older cursor probes each of the
 //! viewer's chats by its (chat, gid) index instead — cost grows with the viewer's chats, not
-//! with any chat's size. SQLite evaluates the choice once per statement (it does not depend
-//! on any row), so only one of the two runs. Either way a read spans at most `WINDOW` gids.
+//! with any chat's size. The choice sits in the bounds each branch searches its index with
+//! (an empty gid range, or a NULL user), evaluated once per statement: the branch not taken
+//! reads no rows (as a plain WHERE term it was checked row by row, one row per chat of the
+//! viewer's in every empty poll). Either way a read spans at most `WINDOW` gids.
 
 use std::collections::HashMap;
 
@@ -54,6 +56,15 @@ pub struct Head {
     pub stale: bool,
 }
 
+/// A message with its reactions, oldest first, as a JSON array of `[emoji, user_id]`: read in
+/// the message's statement, one statement fewer in every poll.
+#[derive(Debug, Deserialize)]
+struct StreamMessage {
+    #[serde(flatten)]
+    message: MessageRow,
+    reactions: String,
+}
+
 /// A read pointer with its chat.
 #[derive(Debug, Deserialize)]
 struct ChatPointer {
@@ -78,8 +89,7 @@ pub struct StreamData {
 pub struct StreamReads {
     rows: Rows<StreamRow>,
     head: Rows<Head>,
-    messages: Rows<MessageRow>,
-    reactions: Rows<ReactionRow>,
+    messages: Rows<StreamMessage>,
     pointers: Rows<ChatPointer>,
     chats: PageReads,
     upto: i64,
@@ -95,13 +105,13 @@ fn selected(viewer: &Viewer, cursor: &Cursor, limit: i64) -> Sql {
             "SELECT gid, chat_id, seq, type, message_id, user_id, data FROM (
            SELECT e.gid, e.chat_id, e.seq, e.type, e.message_id, e.user_id, e.data
            FROM chat_events e CROSS JOIN chat_members m
-           WHERE {{}} <= ?1 + {RECENT} AND e.gid > ?1 AND e.gid <= ?2
+           WHERE e.gid > ?1 AND e.gid <= (CASE WHEN {{}} <= ?1 + {RECENT} THEN ?2 ELSE ?1 END)
              AND m.chat_id = e.chat_id AND m.user_id = {{}} AND e.gid > m.since_gid
              AND e.seq > COALESCE(json_extract(?3, '$.c' || e.chat_id), 0)
            UNION ALL
            SELECT e.gid, e.chat_id, e.seq, e.type, e.message_id, e.user_id, e.data
            FROM chat_members m CROSS JOIN chat_events e
-           WHERE {{}} > ?1 + {RECENT} AND m.user_id = {{}}
+           WHERE m.user_id = (CASE WHEN {{}} > ?1 + {RECENT} THEN {{}} END)
              AND e.chat_id = m.chat_id AND e.gid > MAX(?1, m.since_gid) AND e.gid <= ?2
              AND e.seq > COALESCE(json_extract(?3, '$.c' || e.chat_id), 0)
            UNION ALL
@@ -111,6 +121,35 @@ fn selected(viewer: &Viewer, cursor: &Cursor, limit: i64) -> Sql {
         ),
         args![cursor.base, upto, cursor.seen_json(), limit],
         &[&head, &v, &head, &v, &v],
+    )
+}
+
+/// The chats a read's `chat_added` and `chat_updated` rows may carry (SQL over `c`): of the
+/// viewer's own membership changes and of the renames of their chats after the cursor (and its
+/// per-chat seqs), the first `limit` each. The rows the read returns are among those (it
+/// returns the first `limit` of all, by the same conditions), so this holds every chat they
+/// carry, and at most `2 * limit`. Each half is one
+/// indexed range (`user_events`' key, `chat_events_updates`): without the event selection
+/// written out again, which cost more than the rest of an empty poll.
+fn carried_chats(viewer: &Viewer, cursor: &Cursor, limit: i64) -> Sql {
+    let v = viewer.sql();
+    compose(
+        "c.id IN (
+           SELECT chat_id FROM (
+             SELECT u.chat_id FROM user_events u
+             WHERE u.user_id = {} AND u.type = 'chat_added' AND u.gid > ?1 AND u.gid <= ?2
+             ORDER BY u.gid LIMIT ?3)
+           UNION
+           SELECT chat_id FROM (
+             SELECT e.chat_id FROM chat_events e
+             WHERE e.type = 'chat_updated' AND e.gid > ?1 AND e.gid <= ?2
+               AND EXISTS (SELECT 1 FROM chat_members m
+                           WHERE m.chat_id = e.chat_id AND m.user_id = {}
+                             AND e.gid > m.since_gid)
+               AND e.seq > COALESCE(json_extract(?4, '$.c' || e.chat_id), 0)
+             ORDER BY e.gid LIMIT ?3))",
+        args![cursor.base, cursor.base.saturating_add(WINDOW), limit, cursor.seen_json()],
+        &[&v, &v],
     )
 }
 
@@ -137,12 +176,12 @@ pub fn read(b: &mut Batch, viewer: &Viewer, cursor: &Cursor, limit: i64) -> ApiR
         &[&ev],
     );
     let messages = compose(
-        &format!("SELECT {MESSAGE_COLUMNS} FROM {MESSAGE_FROM} WHERE msg.id IN ({{}})"),
-        vec![],
-        &[&message_ids],
-    );
-    let reactions = compose(
-        "SELECT message_id, emoji, user_id FROM reactions WHERE message_id IN ({}) ORDER BY id",
+        &format!(
+            "SELECT {MESSAGE_COLUMNS},
+               (SELECT json_group_array(json_array(r.emoji, r.user_id) ORDER BY r.id)
+                FROM reactions r WHERE r.message_id = msg.id) AS reactions
+             FROM {MESSAGE_FROM} WHERE msg.id IN ({{}})"
+        ),
         vec![],
         &[&message_ids],
     );
@@ -155,20 +194,17 @@ pub fn read(b: &mut Batch, viewer: &Viewer, cursor: &Cursor, limit: i64) -> ApiR
     );
     let chats = Page {
         viewer: viewer.clone(),
-        filter: compose(
-            "c.id IN (SELECT chat_id FROM ({}) WHERE type IN ('chat_added', 'chat_updated'))",
-            vec![],
-            &[&ev],
-        ),
-        limit,
+        filter: carried_chats(viewer, cursor, limit),
+        // At most `limit` chats of each kind of event.
+        limit: 2 * limit,
         offset: 0,
         rooms: false,
+        counted: false,
     };
     Ok(StreamReads {
         rows,
         head,
         messages: b.query(&messages.text, messages.args)?,
-        reactions: b.query(&reactions.text, reactions.args)?,
         pointers: b.query(&pointers.text, pointers.args)?,
         chats: page(b, &chats)?,
         upto: cursor.base.saturating_add(WINDOW),
@@ -182,19 +218,16 @@ impl StreamReads {
             stale: false,
         });
         let mut loaded: HashMap<i64, Loaded> = HashMap::new();
-        for m in res.all(self.messages)? {
-            loaded.entry(m.chat_id).or_default().messages.push(m);
-        }
-        let mut chat_of = HashMap::new();
-        for (chat, l) in &loaded {
-            for m in &l.messages {
-                chat_of.insert(m.id, *chat);
-            }
-        }
-        for r in res.all(self.reactions)? {
-            if let Some(l) = chat_of.get(&r.message_id).and_then(|c| loaded.get_mut(c)) {
-                l.reactions.push(r);
-            }
+        for StreamMessage { message, reactions } in res.all(self.messages)? {
+            let l = loaded.entry(message.chat_id).or_default();
+            let reactions: Vec<(String, i64)> = serde_json::from_str(&reactions)?;
+            l.reactions
+                .extend(reactions.into_iter().map(|(emoji, user_id)| ReactionRow {
+                    message_id: message.id,
+                    emoji,
+                    user_id,
+                }));
+            l.messages.push(message);
         }
         for p in res.all(self.pointers)? {
             if let Some(l) = loaded.get_mut(&p.chat_id) {
