@@ -106,25 +106,27 @@ struct Seen {
     out_of_order: u64,
 }
 
+/// The client_id prefix of a run: unique per run, since a repeated client_id is the same
+/// message (a run repeated in one chat would send nothing new).
 fn prefix(receivers: usize, via: Via) -> String {
+    static RUNS: AtomicU64 = AtomicU64::new(0);
     let via = match via {
         Via::ChatSockets => "c",
         Via::UserStreams => "u",
     };
-    format!("fanout-{}-{via}{receivers}-", std::process::id())
+    let run = RUNS.fetch_add(1, Ordering::Relaxed);
+    format!("fanout-{}-{run}-{via}{receivers}-", std::process::id())
 }
 
 /// Reads one socket until `stop`; counts each message of this run by its client_id.
 async fn listen(
     mut ws: Ws,
     chat: i64,
-    receivers: usize,
-    via: Via,
+    prefix: String,
     messages: usize,
     delivered: Arc<AtomicU64>,
     mut stop: watch::Receiver<bool>,
 ) -> Seen {
-    let prefix = prefix(receivers, via);
     let mut seen = Seen {
         arrived: vec![None; messages],
         duplicates: 0,
@@ -256,6 +258,7 @@ pub async fn run_in(
     let connect = t0.elapsed();
 
     let delivered = Arc::new(AtomicU64::new(0));
+    let prefix = prefix(receivers, via);
     let (stop_tx, stop_rx) = watch::channel(false);
     let listeners: Vec<_> = sockets
         .into_iter()
@@ -263,8 +266,7 @@ pub async fn run_in(
             tokio::spawn(listen(
                 ws,
                 chat,
-                receivers,
-                via,
+                prefix.clone(),
                 messages,
                 delivered.clone(),
                 stop_rx.clone(),
@@ -289,7 +291,7 @@ pub async fn run_in(
         }
         let body = json!({
             "content": format!("Fan-out message {i} to {receivers} members."),
-            "client_id": format!("{}{i}", prefix(receivers, via)),
+            "client_id": format!("{prefix}{i}"),
         });
         let at = Instant::now();
         sent_at.push(at);

@@ -35,6 +35,8 @@ struct Config {
     rounds: usize,
     receivers: Vec<usize>,
     messages: usize,
+    /// Runs each way at 100 receivers (the targets' size), interleaved.
+    pair_runs: usize,
     fanout_timeout: Duration,
     /// The rooms phase: members with sockets open, watchers, joins (0 members: no phase).
     room_members: usize,
@@ -79,6 +81,7 @@ impl Config {
                 .map(|r| r.trim().parse().expect("BENCH_RECEIVERS: numbers"))
                 .collect(),
             messages: env_or("BENCH_MESSAGES", 100),
+            pair_runs: env_or("BENCH_PAIR_RUNS", 3).max(1),
             fanout_timeout: Duration::from_secs(env_or("BENCH_FANOUT_TIMEOUT", 60)),
             room_members: env_or("BENCH_ROOM_MEMBERS", 1000),
             room_watchers: env_or("BENCH_ROOM_WATCHERS", 100),
@@ -294,7 +297,9 @@ async fn main() {
     };
     let mut runs = Vec::new();
     for &r in &cfg.receivers {
-        for via in [fanout::Via::ChatSockets, fanout::Via::UserStreams] {
+        // The targets' size runs each way several times, interleaved (report.rs says why).
+        let pairs = if r == 100 { cfg.pair_runs } else { 1 };
+        for via in (0..pairs).flat_map(|_| [fanout::Via::ChatSockets, fanout::Via::UserStreams]) {
             eprintln!(
                 "bench: fan-out to {r} {}, {} messages ...",
                 via.label(),

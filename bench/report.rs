@@ -216,30 +216,47 @@ pub fn targets(
             );
         }
     }
-    let chat_p99 = runs
-        .iter_mut()
-        .find(|f| f.receivers == 100 && f.via == Via::ChatSockets)
-        .map(|f| f.latency.quantile_ms(0.99));
-    for f in runs.iter_mut().filter(|f| f.receivers == 100) {
-        let p99 = f.latency.quantile_ms(0.99);
-        match (f.via, chat_p99) {
-            (Via::ChatSockets, _) => println!(
-                "- fan-out p99 ≤ 50 ms at 100 receivers, nothing lost: {} (p99 {} ms, {} lost)",
-                verdict(p99 <= 50.0 && f.clean()),
-                ms(p99),
-                f.lost()
-            ),
-            (Via::UserStreams, Some(chat)) => println!(
-                "- user-stream p99 at 100 online members ≤ 1.5 × the chat sockets' p99, nothing \
-                 lost: {} ({} ms vs {} ms: {:.2} ×, {} lost)",
-                verdict(p99 <= 1.5 * chat && f.clean()),
-                ms(p99),
-                ms(chat),
-                p99 / chat,
-                f.lost()
-            ),
-            (Via::UserStreams, None) => {}
-        }
+    // At 100 receivers each way ran several times, interleaved (`BENCH_PAIR_RUNS`): a run's
+    // p99 is its slowest message or two, so one stalled send decides it; the median run's is
+    // the verdict, every run's is listed.
+    let mut p99s = |via: Via| -> (Vec<f64>, u64) {
+        let mut lost = 0;
+        let mut p: Vec<f64> = runs
+            .iter_mut()
+            .filter(|f| f.receivers == 100 && f.via == via)
+            .map(|f| {
+                lost += f.lost() + u64::from(!f.clean());
+                f.latency.quantile_ms(0.99)
+            })
+            .collect();
+        p.sort_by(f64::total_cmp);
+        (p, lost)
+    };
+    let median = |p: &[f64]| p[p.len() / 2];
+    let list = |p: &[f64]| p.iter().map(|x| ms(*x)).collect::<Vec<_>>().join(", ");
+    let (chat, chat_lost) = p99s(Via::ChatSockets);
+    let (stream, stream_lost) = p99s(Via::UserStreams);
+    if !chat.is_empty() {
+        println!(
+            "- fan-out p99 ≤ 50 ms at 100 receivers, nothing lost: {} (median p99 {} ms of \
+             {} runs: {}; {chat_lost} lost)",
+            verdict(median(&chat) <= 50.0 && chat_lost == 0),
+            ms(median(&chat)),
+            chat.len(),
+            list(&chat)
+        );
+    }
+    if !chat.is_empty() && !stream.is_empty() {
+        println!(
+            "- user-stream p99 at 100 online members ≤ 1.5 × the chat sockets' p99, nothing \
+             lost: {} (median p99 {} ms vs {} ms: {:.2} ×; runs {} vs {}; {stream_lost} lost)",
+            verdict(median(&stream) <= 1.5 * median(&chat) && stream_lost == 0),
+            ms(median(&stream)),
+            ms(median(&chat)),
+            median(&stream) / median(&chat),
+            list(&stream),
+            list(&chat)
+        );
     }
     println!(
         "- bundle ≤ 1 MiB gzip: {} ({:.0} KiB)",

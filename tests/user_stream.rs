@@ -613,7 +613,10 @@ async fn an_empty_poll_reads_the_same_rows_for_3_chats_as_for_300() {
         assert_eq!(r.body["events"], json!([]));
         read.push(r.d1().read);
     }
-    println!("an empty poll read {} rows with 3 chats, {} with 300", read[0], read[1]);
+    println!(
+        "an empty poll read {} rows with 3 chats, {} with 300",
+        read[0], read[1]
+    );
     assert!(
         read[1] <= read[0] + read[0] / 2 && read[1] < 100,
         "rows read: 3 chats {}, 300 chats {}",

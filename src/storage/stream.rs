@@ -148,7 +148,12 @@ fn carried_chats(viewer: &Viewer, cursor: &Cursor, limit: i64) -> Sql {
                              AND e.gid > m.since_gid)
                AND e.seq > COALESCE(json_extract(?4, '$.c' || e.chat_id), 0)
              ORDER BY e.gid LIMIT ?3))",
-        args![cursor.base, cursor.base.saturating_add(WINDOW), limit, cursor.seen_json()],
+        args![
+            cursor.base,
+            cursor.base.saturating_add(WINDOW),
+            limit,
+            cursor.seen_json()
+        ],
         &[&v, &v],
     )
 }
