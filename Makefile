@@ -230,7 +230,7 @@ bench/demo/node_modules/.installed: bench/demo/package.json bench/demo/package-l
 
 ## profile: where one message's CPU goes (bench/profile.mjs): a fresh local worker with an
 ## inspector, paced sends to 10 sockets, the runtime's sampling profiler (PROFILE_ARGS:
-## receivers messages senders).
+## receivers messages senders; PROFILE_VIA=stream: the receivers hold user streams).
 PROFILE_ARGS ?= 10 200 4
 profile: tools build
 	rm -rf target/profile-state && mkdir -p target/profile-state

@@ -74,7 +74,9 @@ const sockets = await Promise.all(
   users.slice(0, receivers).map(
     (u) =>
       new Promise((ok, fail) => {
-        const ws = new WebSocket(`${wsBase}/messages/api/chats/${chat.id}/ws/`, {
+        // PROFILE_VIA=stream: the receivers hold user streams instead of chat sockets.
+        const path = process.env.PROFILE_VIA === "stream" ? "/messages/api/ws/" : `/messages/api/chats/${chat.id}/ws/`;
+        const ws = new WebSocket(`${wsBase}${path}`, {
           headers: { authorization: `Bearer ${u.token}` },
         });
         ws.on("message", (m) => {

@@ -124,8 +124,11 @@ impl LiveChat {
                 Err(e) => Done::refused(&e),
             })
             .collect();
-        let online: Vec<i64> = match online.and_then(|h| res.all(h)) {
-            Ok(rows) => rows.into_iter().map(|o| o.user_id).collect(),
+        let online = online
+            .and_then(|h| res.first(h))
+            .and_then(|row| row.map_or(Ok(Vec::new()), |r| r.ids()));
+        let online: Vec<i64> = match online {
+            Ok(ids) => ids,
             Err(e) => {
                 worker::console_error!("stream presence not read: {e:?}");
                 Vec::new()
