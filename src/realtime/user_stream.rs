@@ -1,5 +1,6 @@
-//! `UserStream`: the per-user Durable Object of the user stream (docs/realtime.md, "The user
-//! stream"), a thin shell that hands every runtime event to `LiveFeed` (feed.rs).
+//! `UserStream`: a stream hub, the Durable Object that holds the user-stream sockets of the
+//! users whose id falls to it (`STREAM_HUBS` of them; docs/realtime.md, "The user stream"), a
+//! thin shell that hands every runtime event to `LiveFeed` (feed/).
 
 use worker::{
     durable_object, DurableObject, Env, Request, Response, Result, State, WebSocket,

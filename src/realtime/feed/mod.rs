@@ -49,9 +49,9 @@ struct Sock {
 type Socks = Rc<RefCell<Option<BTreeMap<u32, Sock>>>>;
 
 /// How long a delivered event's cursor may wait before it is written to its socket's
-/// attachment. Writing it for every delivery cost more than the delivery; it only matters when
-/// the hub hibernates, which it does only after seconds without events, and a pending flush
-/// keeps it awake until then.
+/// attachment, instead of a structured-clone write of the attachment on every delivery. The
+/// attachment only matters when the hub hibernates, which it does only after seconds without
+/// events, and a pending flush keeps it awake until then.
 const FLUSH_MS: u64 = 250;
 
 pub struct LiveFeed {

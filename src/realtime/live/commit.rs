@@ -124,10 +124,7 @@ impl LiveChat {
                 Err(e) => Done::refused(&e),
             })
             .collect();
-        let online = online
-            .and_then(|h| res.first(h))
-            .and_then(|row| row.map_or(Ok(Vec::new()), |r| r.ids()));
-        let online: Vec<i64> = match online {
+        let online: Vec<i64> = match online.and_then(|h| stream::OnlineIds::read(&res, h)) {
             Ok(ids) => ids,
             Err(e) => {
                 worker::console_error!("stream presence not read: {e:?}");
