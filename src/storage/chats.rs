@@ -346,12 +346,8 @@ pub async fn create(
     b.exec(&insert_members.text, insert_members.args)?;
     let streams = super::stream::created(&mut b, &target, now)?;
     let view = Page {
-        viewer: Viewer::User(creator),
         filter: compose("c.id = {}", vec![], &[&target]),
-        limit: 1,
-        offset: 0,
-        rooms: false,
-        counted: false,
+        ..Page::one(creator, 0)
     };
     let reads = page(&mut b, &view)?;
     let res = b.run().await?;
