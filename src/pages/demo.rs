@@ -326,7 +326,7 @@ async fn site(cx: &Cx, person: Option<(&str, &str)>) -> ApiResult<Response> {
         let sub = format!("{DEMO_PREFIX}{s}");
         people.push_str(&match known.iter().find(|u| u.sso_subject == sub) {
             Some(u) => format!(
-                r#"<li class="person-card"><a href="/messages/demo/people/{id}/"><strong>{n}</strong><small>Message {n}</small></a></li>"#,
+                r#"<li class="person-card"><a href="/messages/demo/people/{id}/"><span><strong>{n}</strong><small>Message {n}</small></span></a></li>"#,
                 id = u.id
             ),
             None => format!(
