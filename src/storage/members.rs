@@ -60,23 +60,31 @@ impl Candidates {
     }
 }
 
-/// Adds `new_ids` (active users, not yet members) and logs `members_added` with them, in the
-/// batch `b`; nothing is written when a concurrent change made some of them members meanwhile
-/// (the handle reads `None`).
-pub fn add(b: &mut Batch, chat_id: i64, new_ids: &[i64], now: &str) -> ApiResult<Sequenced> {
-    let ids_json = serde_json::to_string(new_ids)?;
+/// What adding the users of `ids_json` (a JSON array of ids) to a chat checks and logs: none
+/// of them is a member yet (over `chats`, the event's guard), and `members_added` with them.
+/// Shared by adding members and joining a room.
+pub(super) fn adding(ids_json: &str, now: &str) -> (Sql, NewEvent) {
     let guard = Sql::new(
         "NOT EXISTS (SELECT 1 FROM chat_members WHERE chat_id = chats.id
            AND user_id IN (SELECT value FROM json_each(?1)))",
-        args![ids_json.as_str()],
+        args![ids_json],
     );
     let event = NewEvent {
         kind: EventKind::MembersAdded,
         message: EventRef::None,
         user_id: None,
-        data: Some(ids_json.clone()),
+        data: Some(ids_json.to_string()),
         now: now.to_string(),
     };
+    (guard, event)
+}
+
+/// Adds `new_ids` (active users, not yet members) and logs `members_added` with them, in the
+/// batch `b`; nothing is written when a concurrent change made some of them members meanwhile
+/// (the handle reads `None`).
+pub fn add(b: &mut Batch, chat_id: i64, new_ids: &[i64], now: &str) -> ApiResult<Sequenced> {
+    let ids_json = serde_json::to_string(new_ids)?;
+    let (guard, event) = adding(&ids_json, now);
     let (event, ()) = b.event(chat_id, Some(guard), event, |b| {
         b.exec(
             &format!(

@@ -180,18 +180,8 @@ pub fn join(
     now: &str,
 ) -> ApiResult<ChangeReads> {
     let ids_json = serde_json::to_string(user_ids)?;
-    let guard = Sql::new(
-        "chats.chat_type = 'room' AND NOT EXISTS (SELECT 1 FROM chat_members
-           WHERE chat_id = chats.id AND user_id IN (SELECT value FROM json_each(?1)))",
-        args![ids_json.as_str()],
-    );
-    let event = NewEvent {
-        kind: EventKind::MembersAdded,
-        message: EventRef::None,
-        user_id: None,
-        data: Some(ids_json.clone()),
-        now: now.to_string(),
-    };
+    let (not_members, event) = super::members::adding(&ids_json, now);
+    let guard = compose("chats.chat_type = 'room' AND {}", vec![], &[&not_members]);
     let (event, ()) = b.event(chat_id, Some(guard), event, |b| {
         b.exec(
             &format!(
