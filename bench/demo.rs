@@ -21,6 +21,7 @@ use serde_json::{json, Value};
 
 use crate::common::{self, Worker};
 use crate::cpu::{self, Cpu};
+use crate::floor::{self, Floor};
 use crate::{env_or, load_average, machine, seed, version};
 
 /// Whether the run is the side-by-side mode.
@@ -424,7 +425,7 @@ fn run_one(ctx: &Ctx, scenario: Scenario, side: Side, run: usize) -> Run {
     out
 }
 
-fn median(values: impl IntoIterator<Item = f64>) -> f64 {
+pub fn median(values: impl IntoIterator<Item = f64>) -> f64 {
     let mut v: Vec<f64> = values.into_iter().filter(|x| x.is_finite()).collect();
     if v.is_empty() {
         return f64::NAN;
@@ -623,7 +624,7 @@ fn report(cfg: &Config, scenarios: &[Scenario], runs: &[Run]) {
 }
 
 /// Issue 11's "done when", for what this run measured.
-fn targets(cfg: &Config, scenarios: &[Scenario], runs: &[Run]) {
+fn targets(cfg: &Config, scenarios: &[Scenario], runs: &[Run], floor: Option<&Floor>) {
     println!(
         "\n### Targets (issue 11), medians of {} interleaved runs\n",
         cfg.runs
@@ -671,6 +672,17 @@ fn targets(cfg: &Config, scenarios: &[Scenario], runs: &[Run]) {
                 "- worker CPU per message at {r} receivers (runtime workerd, paced){goal} (ours {o:.2} ms, demo {d:.2} ms, {})",
                 ratio(o, d)
             );
+            if let (10, Some(f)) = (r, floor) {
+                let least = f.send_floor();
+                println!(
+                    "  - the floor under it (\"The floor under a send\"): HTTP into the runtime, one \
+                     Durable Object call and one D1 round trip cost {least:.2} ms together, {} the \
+                     demo's whole message, before any broadcast; our send with no socket open: \
+                     {:.2} ms",
+                    ratio(least, d),
+                    f.send()
+                );
+            }
         }
     }
     let clean = runs.iter().filter(|r| r.clean()).count();
@@ -704,6 +716,28 @@ fn targets(cfg: &Config, scenarios: &[Scenario], runs: &[Run]) {
     println!(
         "- `Server-Timing` of a send shows 1 D1 round trip: {} (mean {mean:.2} over {n:.0} sends)",
         verdict((mean - 1.0).abs() < 1e-9)
+    );
+}
+
+/// The floor's table: runtime CPU per request of each kind, and what each part adds.
+fn floor_report(f: &Floor) {
+    println!(
+        "\n### The floor under a send: runtime CPU per request, one at a time on one kept-alive \
+         connection ({} requests, medians of {} interleaved measurements)\n",
+        floor::REQUESTS,
+        floor::RUNS
+    );
+    println!("| request | runtime CPU ms |\n|---|---:|");
+    for (label, ms) in &f.rows {
+        println!("| {label} | {ms:.2} |");
+    }
+    println!(
+        "\nBy difference: a Durable Object call adds {:.2} ms, a D1 round trip {:.2} ms, our Rust \
+         on the way in and out {:.2} ms; HTTP, a room call and a D1 round trip: {:.2} ms.",
+        f.part(floor::Part::DurableObject),
+        f.part(floor::Part::D1),
+        f.part(floor::Part::OurRust),
+        f.send_floor()
     );
 }
 
@@ -812,8 +846,15 @@ pub fn run() -> i32 {
         }
     }
 
+    eprintln!("bench-demo: the floor under a send (one request at a time) ...");
+    settle(&[ctx.ours, ctx.demo]);
+    let chat = seed::fanout_chat(all[0]);
+    let token = seed::token(seed::fanout_user(0));
+    let floor = floor::measure(ctx.ours, ctx.demo, chat, &token);
+
     report(&ctx.cfg, &scenarios, &runs);
-    targets(&ctx.cfg, &scenarios, &runs);
+    floor_report(&floor);
+    targets(&ctx.cfg, &scenarios, &runs, Some(&floor));
     println!("\nload average at end {}", load_average());
     println!(
         "\nlogs: {} (ours), {} (demo)",

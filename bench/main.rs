@@ -14,6 +14,7 @@ mod chat_size;
 mod cpu;
 mod demo;
 mod fanout;
+mod floor;
 mod report;
 mod rest;
 mod rooms;
