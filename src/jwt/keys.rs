@@ -187,16 +187,26 @@ fn member<'a>(jwk: &'a Map<String, Value>, name: &str) -> Result<&'a str, String
         .ok_or_else(|| format!("no `{name}`"))
 }
 
-/// A base64url member, decoded, of exactly `len` bytes (or at least `min`).
-fn bytes(jwk: &Map<String, Value>, name: &str, len: Option<usize>) -> Result<Vec<u8>, String> {
-    let raw = member(jwk, name)?;
+/// A base64url member: its bytes (exactly `len` of them, if given) and its unpadded text, the
+/// form WebCrypto's JWK import takes.
+fn base64url(
+    jwk: &Map<String, Value>,
+    name: &str,
+    len: Option<usize>,
+) -> Result<(Vec<u8>, String), String> {
+    let text = member(jwk, name)?.trim_end_matches('=');
     let b = URL_SAFE_NO_PAD
-        .decode(raw.trim_end_matches('='))
+        .decode(text)
         .map_err(|_| format!("`{name}` is not base64url"))?;
     match len {
         Some(n) if b.len() != n => Err(format!("`{name}` is not {n} bytes")),
-        _ => Ok(b),
+        _ => Ok((b, text.to_string())),
     }
+}
+
+/// A base64url member's unpadded text, once it decodes (to exactly `len` bytes, if given).
+fn text(jwk: &Map<String, Value>, name: &str, len: Option<usize>) -> Result<String, String> {
+    base64url(jwk, name, len).map(|(_, t)| t)
 }
 
 /// One JWK as a key, or why it cannot be used.
@@ -213,42 +223,38 @@ fn parse_jwk(jwk: &Map<String, Value>) -> Result<Key, String> {
     }
     let material = match member(jwk, "kty")? {
         "oct" => {
-            let k = bytes(jwk, "k", None)?;
+            let (k, _) = base64url(jwk, "k", None)?;
             if k.len() < MIN_HMAC_BYTES {
                 return Err(format!("`k` is shorter than {MIN_HMAC_BYTES} bytes"));
             }
             Material::Hmac(k)
         }
         "RSA" => {
-            let n = bytes(jwk, "n", None)?;
+            let (n, n_text) = base64url(jwk, "n", None)?;
             let significant = n.iter().skip_while(|b| **b == 0).count();
             if significant < MIN_RSA_BYTES {
                 return Err("the RSA modulus is shorter than 2048 bits".into());
             }
-            bytes(jwk, "e", None)?;
             Material::Rsa {
-                n: member(jwk, "n")?.trim_end_matches('=').to_string(),
-                e: member(jwk, "e")?.trim_end_matches('=').to_string(),
+                n: n_text,
+                e: text(jwk, "e", None)?,
             }
         }
         "EC" => {
             if member(jwk, "crv")? != "P-256" {
                 return Err("only the P-256 curve (ES256) is supported".into());
             }
-            bytes(jwk, "x", Some(32))?;
-            bytes(jwk, "y", Some(32))?;
             Material::P256 {
-                x: member(jwk, "x")?.trim_end_matches('=').to_string(),
-                y: member(jwk, "y")?.trim_end_matches('=').to_string(),
+                x: text(jwk, "x", Some(32))?,
+                y: text(jwk, "y", Some(32))?,
             }
         }
         "OKP" => {
             if member(jwk, "crv")? != "Ed25519" {
                 return Err("only the Ed25519 curve (EdDSA) is supported".into());
             }
-            bytes(jwk, "x", Some(32))?;
             Material::Ed25519 {
-                x: member(jwk, "x")?.trim_end_matches('=').to_string(),
+                x: text(jwk, "x", Some(32))?,
             }
         }
         other => return Err(format!("unsupported `kty` {other:?}")),
