@@ -22,6 +22,7 @@ use serde_json::{json, Value};
 use crate::common::{self, Worker};
 use crate::cpu::{self, Cpu};
 use crate::floor::{self, Floor};
+use crate::stats::median;
 use crate::{env_or, load_average, machine, seed, version};
 
 /// Whether the run is the side-by-side mode.
@@ -423,20 +424,6 @@ fn run_one(ctx: &Ctx, scenario: Scenario, side: Side, run: usize) -> Run {
     }
     let _ = child.wait();
     out
-}
-
-pub fn median(values: impl IntoIterator<Item = f64>) -> f64 {
-    let mut v: Vec<f64> = values.into_iter().filter(|x| x.is_finite()).collect();
-    if v.is_empty() {
-        return f64::NAN;
-    }
-    v.sort_by(f64::total_cmp);
-    let n = v.len();
-    if n % 2 == 1 {
-        v[n / 2]
-    } else {
-        (v[n / 2 - 1] + v[n / 2]) / 2.0
-    }
 }
 
 /// The median of `f` over the runs of `side` in `scenario`.

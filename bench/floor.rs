@@ -118,7 +118,7 @@ pub fn measure(ours: u16, demo: u16, chat: i64, token: &str) -> Floor {
         rows: probes
             .iter()
             .zip(samples)
-            .map(|(p, s)| (p.label, crate::demo::median(s)))
+            .map(|(p, s)| (p.label, crate::stats::median(s)))
             .collect(),
     }
 }
