@@ -66,9 +66,9 @@ fn keys(cx: &Cx) -> Rc<KeySet> {
 /// (created on first sight, updated from the claims every time): 200 `{user, token}` and the
 /// session cookie, as login. When the request's session cookie is already a session of that
 /// user with more than half its lifetime left, it goes on (its token is the answer's) instead
-/// of a new one: a page that signs in on every load adds no session rows. A token that is refused → 401 naming
-/// why; an inactive account → 401; with no key configured the route does not exist (404).
-/// Cross-site browser posts are refused (403) as for login.
+/// of a new one: a page that signs in on every load adds no session rows. A token that is
+/// refused → 401 naming why; an inactive account → 401; with no key configured the route does
+/// not exist (404). Cross-site browser posts are refused (403) as for login.
 pub async fn sign_in(cx: &Cx) -> ApiResult<Response> {
     let keys = keys(cx);
     if keys.is_empty() {
