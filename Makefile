@@ -169,7 +169,8 @@ chromium:
 ## e2e: Playwright, two users in two browser contexts, against a real local worker that the
 ## tests start themselves (own state folder under target/, free ports). E2E_ARGS=--grep=...
 e2e: tools build chromium
-	cd web && CHROMIUM=$(CHROMIUM) npx playwright test -c e2e/playwright.config.ts $(E2E_ARGS)
+	cd web && CHROMIUM=$(CHROMIUM) npx playwright test -c e2e/playwright.config.ts $(E2E_ARGS) \
+	  || { node e2e/digest.ts ../target/e2e-report.json; exit 1; }
 
 ## bench-web: page load → chat list / message list painted, and Enter → painted in another
 ## browser (p50/p95), on its own local worker (web/bench/paint.ts). Part of make bench.

@@ -14,7 +14,12 @@ export default defineConfig({
   workers: Number(process.env.E2E_WORKERS ?? 1),
   retries: 0,
   forbidOnly: !!process.env.CI,
-  reporter: [['list'], ['html', { open: 'never', outputFolder: '../playwright-report' }]],
+  // The JSON report is what `make e2e` prints a digest of when a test fails (digest.ts).
+  reporter: [
+    ['list'],
+    ['html', { open: 'never', outputFolder: '../playwright-report' }],
+    ['json', { outputFile: '../../target/e2e-report.json' }],
+  ],
   use: {
     browserName: 'chromium',
     trace: 'retain-on-failure',
