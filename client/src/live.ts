@@ -91,6 +91,11 @@ const realTimers: Timers = {
 
 const OPEN = 1;
 
+/** Polling backs off from two intervals up to this many (30 s at the default 3 s): a client
+ * is at most that far behind once the server is back, and ten intervals is a tenth of the load
+ * its users put on a struggling server. */
+export const POLL_BACKOFF_INTERVALS = 10;
+
 /**
  * Delay before retry number `attempt` (0-based): exponential from `baseMs`, capped at `capMs`,
  * with "equal jitter" (half fixed, half random) so that many clients cut off together do not
@@ -755,8 +760,8 @@ export class PollingTransport extends Base implements LiveTransport {
   }
 
   private fail(): number {
-    // From one to two intervals, doubling per failure up to a minute.
-    const delay = backoffDelay(this.attempt, this.random, this.intervalMs * 2, 60_000);
+    // From one to two intervals, doubling per failure up to ten.
+    const delay = backoffDelay(this.attempt, this.random, this.intervalMs * 2, this.intervalMs * POLL_BACKOFF_INTERVALS);
     this.attempt += 1;
     this.setState({ status: 'reconnecting', attempt: this.attempt, retryAt: this.timers.now() + delay });
     return delay;
@@ -917,7 +922,8 @@ export class RoomWatcher {
       this.failures = 0;
       this.emit({ count: room.member_count, isMember: room.is_member });
     } catch {
-      next = backoffDelay(this.failures++, this.random, this.options.pollIntervalMs * 2, 60_000);
+      const interval = this.options.pollIntervalMs;
+      next = backoffDelay(this.failures++, this.random, interval * 2, interval * POLL_BACKOFF_INTERVALS);
     }
     if (again) this.schedule(next);
   }

@@ -536,6 +536,8 @@ export class Messenger {
       try {
         const m = await this.rest.sendMessage(chatId, content, clientId);
         this.ownMessage(m);
+        // The server answered, so it is back: the live connection need not wait out its backoff.
+        if (this.state.connection.status === 'reconnecting') this.live?.nudge();
         return;
       } catch (e) {
         const transient = e instanceof ApiError && (e.status === 0 || e.status >= 500 || e.status === 429);

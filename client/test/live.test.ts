@@ -368,6 +368,21 @@ describe('PollingTransport (SPEC §9)', () => {
     t.stop();
   });
 
+  test('the backoff stops growing at ten intervals (30 s here), so a client is back soon after the server', async () => {
+    const { timers, rest, t } = setup();
+    await t.start();
+    rest.answers = Array.from({ length: 8 }, () => new ApiError(0, 'offline'));
+    await timers.advance(3000);
+    const delays: number[] = [];
+    for (let i = 0; i < 7; i++) {
+      delays.push(t.state.retryAt! - timers.now());
+      await timers.advance(delays.at(-1)!);
+    }
+    // random() is 0 here, so each delay is the fixed half of 2, 4, 8, then 10 intervals (not 16).
+    assert.deepEqual(delays, [3000, 6000, 12_000, 15_000, 15_000, 15_000, 15_000]);
+    t.stop();
+  });
+
   test('a stale cursor (410) takes a fresh one and asks for a resync', async () => {
     const { timers, rest, t, got } = setup();
     await t.start();

@@ -176,6 +176,20 @@ describe('Messenger', () => {
     m.stop();
   });
 
+  test('a send that gets through while the live connection waits out its backoff reconnects it at once', async () => {
+    const { m, sockets } = await start();
+    await m.openChat(1);
+    await settle();
+    sockets.last.open();
+    sockets.last.drop(1006);
+    assert.equal(m.state.connection.status, 'reconnecting');
+    const opened = sockets.sockets.length;
+    m.send('back?');
+    await settle();
+    assert.equal(sockets.sockets.length, opened + 1, 'a new socket without waiting for the retry timer');
+    m.stop();
+  });
+
   test('a refused send (4xx) is marked failed with the reason, and is not retried', async () => {
     const { m, api } = await start();
     await m.openChat(1);
