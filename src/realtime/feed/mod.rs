@@ -18,6 +18,7 @@ use worker::{Env, Response, Result, State, WebSocket, WebSocketPair};
 
 use super::fanout::Push;
 use super::protocol::{self as p, StreamConnect, StreamOp, StreamSocketInfo};
+use super::sockets::Frame;
 use crate::cursor::{Cursor, Take};
 use crate::error::ApiResult;
 use crate::replay;
@@ -62,6 +63,10 @@ pub struct LiveFeed {
     flushing: Rc<Cell<bool>>,
     /// Per user, until when their presence row is known to last (absent: write it).
     present_until: RefCell<BTreeMap<i64, i64>>,
+    /// The frames of the push being delivered, each converted to a JS string once: sockets at
+    /// the same position get the same text, and a string per socket was most of the garbage
+    /// a push made (the runtime's major collections are what delays a delivery now and then).
+    frames: RefCell<Vec<(String, Frame)>>,
 }
 
 impl LiveFeed {
@@ -72,6 +77,7 @@ impl LiveFeed {
             socks: Rc::new(RefCell::new(None)),
             flushing: Rc::new(Cell::new(false)),
             present_until: RefCell::new(BTreeMap::new()),
+            frames: RefCell::new(Vec::new()),
         }
     }
 
@@ -193,6 +199,7 @@ impl LiveFeed {
         self.load();
         match op {
             StreamOp::Push { batches } => {
+                self.frames.borrow_mut().clear();
                 let mut touched = Vec::new();
                 let mut absent = Vec::new();
                 for batch in &batches {
@@ -216,6 +223,7 @@ impl LiveFeed {
                         self.drain(key).await;
                     }
                 }
+                self.frames.borrow_mut().clear();
                 absent.sort_unstable();
                 absent.dedup();
                 for user_id in absent {
@@ -276,7 +284,7 @@ impl LiveFeed {
                                 text,
                             } => match s.cursor.take(*chat_id, *seq, *gid, *prev_gid) {
                                 Take::Deliver => {
-                                    let _ = s.ws.send_with_str(spliced(text, *chat_id, &s.cursor));
+                                    self.send(&s.ws, spliced(text, *chat_id, &s.cursor));
                                 }
                                 Take::Behind => {}
                                 Take::Gap if gapped == Some(*gid) => {
@@ -310,6 +318,23 @@ impl LiveFeed {
             }
             if needs_read {
                 self.read_log(key).await;
+            }
+        }
+    }
+
+    /// Sends `text`, as the JS string made for the same text earlier in this push if any.
+    fn send(&self, ws: &WebSocket, text: String) {
+        let mut frames = self.frames.borrow_mut();
+        match frames.iter().find(|(t, _)| *t == text) {
+            Some((_, frame)) => frame.send(ws),
+            None => {
+                let frame = Frame::new(&text, None);
+                frame.send(ws);
+                // A push's distinct frames are its events times the positions its sockets are
+                // at: a few. The bound only caps a pathological push.
+                if frames.len() < 64 {
+                    frames.push((text, frame));
+                }
             }
         }
     }
