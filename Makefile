@@ -42,7 +42,7 @@ SOURCES := $(shell find src -name '*.rs') Cargo.toml Cargo.lock openapi.json
 
 .PHONY: help tools rust-tools node build dev test test-steps lint unit integration schema-local \
 	deploy-dry-run clean fuzz-tools fuzz fuzz-short bench bench-run web web-tools web-unit e2e \
-	chromium screenshots bench-web bench-demo bench-demo-tools profile
+	chromium screenshots bench-web bench-demo bench-demo-tools profile gc-pauses
 
 help:
 	@echo "make dev    # run the worker locally on http://127.0.0.1:$(PORT) (state in $(STATE)/)"
@@ -242,6 +242,17 @@ profile: tools build
 	trap "kill -- -$$pid" EXIT; \
 	for i in $$(seq 60); do curl -sf -o /dev/null http://127.0.0.1:8931/healthz && break; sleep 1; done; \
 	node bench/profile.mjs http://127.0.0.1:8931 9931 $(PROFILE_ARGS)
+
+## gc-pauses: make bench with the runtime's sampling profiler attached through the fan-out
+## runs: time spent collecting garbage, and each pause, per run (bench/gc-pauses.mjs). The
+## pauses are what sets a fan-out run's p99 on this runtime (docs/realtime.md). BENCH_* apply.
+gc-pauses: tools build
+	rm -rf target/bench-state
+	cargo bench --bench edge --no-run
+	cargo bench --bench edge > target/gc-pauses-bench.log 2>&1 & pid=$$!; \
+	node bench/gc-pauses.mjs target/gc-pauses-bench.log; status=$$?; wait $$pid || status=1; \
+	awk '/^### (WebSocket fan-out|Targets)/ {p = 1; print; next} /^### / {p = 0} p' \
+	  target/gc-pauses-bench.log; exit $$status
 
 clean:
 	rm -rf build web/dist target/test-state target/bench-state target/e2e-state $(STATE) .tools

@@ -247,6 +247,11 @@ async fn main() {
             .await
             .expect("worker starts")
     };
+    // `make gc-pauses` attaches to the runtime here (bench/gc-pauses.mjs).
+    eprintln!(
+        "bench: the runtime's inspector is on port {}",
+        worker.inspector
+    );
     let mut app = App::new(&worker);
     app.http = reqwest::Client::builder()
         .timeout(Duration::from_secs(10))

@@ -9,6 +9,7 @@
 // prints the functions with the most self time, grouped (wasm: our Rust by module path; JS by
 // file), per message. Uses the `ws` package wrangler itself depends on.
 import WebSocket from "ws";
+import { inspector } from "./cdp.mjs";
 
 const [base, inspectorPort, receiversArg, messagesArg, sendersArg] = process.argv.slice(2);
 const receivers = Number(receiversArg ?? 10);
@@ -38,28 +39,6 @@ async function user(i) {
   return { id: r.user.id, token: r.token };
 }
 
-/** The inspector's first target, over CDP. */
-async function inspector() {
-  const targets = await (await fetch(`http://127.0.0.1:${inspectorPort}/json`)).json();
-  const ws = new WebSocket(targets[0].webSocketDebuggerUrl);
-  await new Promise((ok, fail) => ws.on("open", ok).on("error", fail));
-  let id = 0;
-  const pending = new Map();
-  ws.on("message", (m) => {
-    const msg = JSON.parse(m);
-    if (msg.id && pending.has(msg.id)) {
-      pending.get(msg.id)(msg);
-      pending.delete(msg.id);
-    }
-  });
-  const send = (method, params = {}) =>
-    new Promise((ok) => {
-      id += 1;
-      pending.set(id, ok);
-      ws.send(JSON.stringify({ id, method, params }));
-    });
-  return { send, close: () => ws.close() };
-}
 
 const users = [];
 for (let i = 0; i < Math.max(receivers, senders); i++) users.push(await user(i));
@@ -87,7 +66,7 @@ const sockets = await Promise.all(
   ),
 );
 
-const cdp = await inspector();
+const cdp = await inspector(inspectorPort);
 await cdp.send("Profiler.enable");
 await cdp.send("Profiler.setSamplingInterval", { interval: 500 });
 await cdp.send("Profiler.start");

@@ -27,6 +27,8 @@ pub fn root() -> PathBuf {
 pub struct Worker {
     pub base: String,
     pub port: u16,
+    /// The runtime's inspector (Chrome DevTools Protocol), for `make gc-pauses`.
+    pub inspector: u16,
     pub state: PathBuf,
     /// `wrangler dev`'s arguments and process, for `restart`.
     args: Vec<String>,
@@ -123,6 +125,7 @@ impl Worker {
         let worker = Worker {
             base: format!("http://127.0.0.1:{port}"),
             port,
+            inspector,
             state,
             args,
             pid: AtomicU32::new(0),
