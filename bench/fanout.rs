@@ -339,6 +339,9 @@ pub async fn run_in(
         cpu,
     };
     let mut last = start;
+    // BENCH_LATENCY_CSV=<file>: each message's POST and slowest delivery, appended per run,
+    // to see whether a stall holds one message or several.
+    let mut per_message = vec![0.0f64; sent_at.len()];
     for l in listeners {
         let seen = l.await.expect("listener");
         out.duplicates += seen.duplicates;
@@ -349,6 +352,7 @@ pub async fn run_in(
                 let took = a.saturating_duration_since(*s);
                 out.latency.push(took);
                 let ms = took.as_secs_f64() * 1000.0;
+                per_message[i] = per_message[i].max(ms);
                 if out.slowest.is_none_or(|(_, worst)| ms > worst) {
                     out.slowest = Some((i, ms));
                 }
@@ -357,5 +361,22 @@ pub async fn run_in(
         }
     }
     out.elapsed = last - start;
+    if let Ok(path) = std::env::var("BENCH_LATENCY_CSV") {
+        use std::io::Write;
+        let mut f = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&path)
+            .expect("BENCH_LATENCY_CSV: a writable file");
+        for (i, slowest) in per_message.iter().enumerate() {
+            let (post, _) = out.posts.get(i).copied().unwrap_or((f64::NAN, f64::NAN));
+            let at = sent_at[i].duration_since(start).as_secs_f64() * 1000.0;
+            let _ = writeln!(
+                f,
+                "{}{receivers},{i},{at:.1},{post:.1},{slowest:.1}",
+                via.label().chars().next().unwrap_or('?')
+            );
+        }
+    }
     out
 }
