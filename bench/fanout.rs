@@ -277,6 +277,8 @@ pub async fn run_in(
     let sender = seed::token(seed::fanout_user(0));
     let path = format!("/messages/api/chats/{chat}/messages/");
     let cpu = Cpu::now(port);
+    // `make gc-pauses` times what it sees from here (bench/gc-pauses.mjs).
+    eprintln!("bench: sending");
     let start = Instant::now();
     let deadline = start + timeout;
     let mut sent_at = Vec::with_capacity(messages);

@@ -41,6 +41,8 @@ await send("Profiler.start");
 const started = Date.now();
 // Each run's start, in ms since the sampler started (the bench log's lines as they appear).
 const marks = [];
+/** Per mark (its index), when its first send went, as the bench log said. */
+const sends = new Map();
 let seen = lines().findIndex((l) => l.startsWith("bench: fan-out"));
 for (;;) {
   await sleep(20);
@@ -48,6 +50,7 @@ for (;;) {
   for (; seen < all.length - 1; seen++) {
     const l = all[seen];
     if (l.startsWith("bench: fan-out to ")) marks.push([Date.now() - started, l.slice(18).replace(/, \d+ messages.*/, "")]);
+    if (l === "bench: sending" && marks.length) sends.set(marks.length - 1, Date.now() - started);
     if (l.startsWith("bench: room") || l.startsWith("### ")) marks.push([Date.now() - started, null]);
   }
   if (marks.some(([, l]) => l === null) || Date.now() - started > 20 * 60 * 1000) break;
@@ -62,6 +65,8 @@ const samples = profile.samples.map((s, i) => {
   t += profile.timeDeltas[i] ?? 0;
   return [t / 1000, byId.get(s).callFrame.functionName || "(anonymous)"];
 });
+/** The index of the mark of the run under way at `ms`. */
+const markOf = (ms) => marks.reduce((found, [at], k) => (at <= ms ? k : found), -1);
 const runOf = (ms) => {
   let run = null;
   for (const [at, label] of marks) if (at <= ms) run = label === null ? null : `${label} #${marks.filter(([a, l]) => l === label && a <= at).length}`;
@@ -101,4 +106,15 @@ console.log("\nThe longest busy stretches (what the samples in them were):");
 for (const b of busy.slice(0, 10)) {
   const top = [...b.names].sort((x, y) => y[1] - x[1]).slice(0, 3).map(([k, v]) => `${k.slice(0, 60)} ×${v}`).join(", ");
   console.log(`- ${(b.end - b.start).toFixed(1)} ms in ${runOf(b.start) ?? "between runs"}: ${top}`);
+}
+// To hold beside BENCH_LATENCY_CSV's "sent ms": each stretch over 20 ms, timed from its run's
+// first send (±20 ms: this script polls the bench log).
+console.log("\nBusy stretches over 20 ms, per run, from its first send (ms: start +length what):");
+const long = stretches((n) => n !== "(idle)" && n !== "(program)").filter((b) => b.end - b.start > 20);
+for (const [k, [, label]] of marks.entries()) {
+  if (label === null || !sends.has(k)) continue;
+  const here = long.filter((b) => markOf(b.start) === k);
+  const what = (b) => (b.names.get("(garbage collector)") ?? 0) * 2 > (b.end - b.start) / 0.2 ? "GC" : "other";
+  const list = here.map((b) => `${(b.start - sends.get(k)).toFixed(0)} +${(b.end - b.start).toFixed(0)} ${what(b)}`);
+  console.log(`- ${runOf(marks[k][0])}: ${list.join("; ") || "none"}`);
 }
