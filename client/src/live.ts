@@ -91,11 +91,6 @@ const realTimers: Timers = {
 
 const OPEN = 1;
 
-/** Polling backs off from two intervals up to this many (30 s at the default 3 s): a client
- * is at most that far behind once the server is back, and ten intervals is a tenth of the load
- * its users put on a struggling server. */
-export const POLL_BACKOFF_INTERVALS = 10;
-
 /**
  * Delay before retry number `attempt` (0-based): exponential from `baseMs`, capped at `capMs`,
  * with "equal jitter" (half fixed, half random) so that many clients cut off together do not
@@ -104,6 +99,17 @@ export const POLL_BACKOFF_INTERVALS = 10;
 export function backoffDelay(attempt: number, random: () => number, baseMs = 500, capMs = 10_000): number {
   const exp = Math.min(capMs, baseMs * 2 ** Math.min(attempt, 20));
   return Math.round(exp / 2 + random() * (exp / 2));
+}
+
+/** Polling backs off from two intervals up to this many (30 s at the default 3 s): a client
+ * is at most that far behind once the server is back, and ten intervals is a tenth of the load
+ * its users put on a struggling server. */
+const POLL_BACKOFF_INTERVALS = 10;
+
+/** `backoffDelay` for the pollers (the user stream's and a room's): from one to two intervals,
+ * doubling per failure up to ten. */
+export function pollBackoffDelay(attempt: number, random: () => number, intervalMs: number): number {
+  return backoffDelay(attempt, random, intervalMs * 2, intervalMs * POLL_BACKOFF_INTERVALS);
 }
 
 /** The newest seq handed over per chat: a durable event at or before it is a duplicate. */
@@ -760,8 +766,7 @@ export class PollingTransport extends Base implements LiveTransport {
   }
 
   private fail(): number {
-    // From one to two intervals, doubling per failure up to ten.
-    const delay = backoffDelay(this.attempt, this.random, this.intervalMs * 2, this.intervalMs * POLL_BACKOFF_INTERVALS);
+    const delay = pollBackoffDelay(this.attempt, this.random, this.intervalMs);
     this.attempt += 1;
     this.setState({ status: 'reconnecting', attempt: this.attempt, retryAt: this.timers.now() + delay });
     return delay;
@@ -922,8 +927,7 @@ export class RoomWatcher {
       this.failures = 0;
       this.emit({ count: room.member_count, isMember: room.is_member });
     } catch {
-      const interval = this.options.pollIntervalMs;
-      next = backoffDelay(this.failures++, this.random, interval * 2, interval * POLL_BACKOFF_INTERVALS);
+      next = pollBackoffDelay(this.failures++, this.random, this.options.pollIntervalMs);
     }
     if (again) this.schedule(next);
   }
