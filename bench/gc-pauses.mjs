@@ -67,10 +67,11 @@ const samples = profile.samples.map((s, i) => {
 });
 /** The index of the mark of the run under way at `ms`. */
 const markOf = (ms) => marks.reduce((found, [at], k) => (at <= ms ? k : found), -1);
+/** The run under way at `ms`, named with its number among runs of its kind ("100 user streams #2"). */
 const runOf = (ms) => {
-  let run = null;
-  for (const [at, label] of marks) if (at <= ms) run = label === null ? null : `${label} #${marks.filter(([a, l]) => l === label && a <= at).length}`;
-  return run;
+  const k = markOf(ms);
+  const label = k < 0 ? null : marks[k][1];
+  return label === null ? null : `${label} #${marks.slice(0, k + 1).filter(([, l]) => l === label).length}`;
 };
 /** Stretches of consecutive samples that `pick` accepts (gaps under 1 ms joined). */
 const stretches = (pick) => {
