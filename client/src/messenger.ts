@@ -119,6 +119,9 @@ export class Messenger {
   private readonly now: () => number;
   /** Sends waiting to retry: woken when the connection is live again. */
   private wakers = new Set<() => void>();
+  /** Per chat, its last send: a chat's sends go to the server one after another, so one
+   * written after a send that is retrying is stored after it, not before. */
+  private sendQueues = new Map<Id, Promise<void>>();
   private eventFns = new Set<(e: LiveEvent) => void>();
   private readonly single: boolean;
 
@@ -527,8 +530,18 @@ export class Messenger {
     this.patchMessages(id, (m) =>
       addPending(m, { client_id: clientId, content, created_at: new Date(this.now()).toISOString(), status: 'sending' }),
     );
-    void this.deliver(id, clientId, content);
+    this.enqueue(id, clientId, content);
     return true;
+  }
+
+  /** Delivers after the chat's earlier sends have been stored or have failed. */
+  private enqueue(chatId: Id, clientId: string, content: string): void {
+    const before = this.sendQueues.get(chatId) ?? Promise.resolve();
+    const mine = before.catch(() => undefined).then(() => this.deliver(chatId, clientId, content));
+    this.sendQueues.set(chatId, mine);
+    void mine.finally(() => {
+      if (this.sendQueues.get(chatId) === mine) this.sendQueues.delete(chatId);
+    });
   }
 
   private async deliver(chatId: Id, clientId: string, content: string): Promise<void> {
@@ -559,7 +572,7 @@ export class Messenger {
     const p = id === null ? undefined : this.state.messages[id]?.pending.find((x) => x.client_id === clientId);
     if (id === null || !p) return;
     this.patchMessages(id, (m) => setPendingStatus(m, clientId, 'sending'));
-    void this.deliver(id, clientId, p.content);
+    this.enqueue(id, clientId, p.content);
   }
 
   discardSend(clientId: string): void {

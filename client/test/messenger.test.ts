@@ -176,6 +176,32 @@ describe('Messenger', () => {
     m.stop();
   });
 
+  test('a send written while an earlier one is retrying waits for it: the server stores them in the order written', async () => {
+    const { m, api } = await start();
+    await m.openChat(1);
+    api.sendFailures = [new ApiError(0, 'offline')];
+    m.send('first');
+    m.send('second');
+    await settle();
+    assert.deepEqual(
+      api.sends.map((s) => s.content),
+      ['first'],
+      'the second waits while the first is retrying',
+    );
+    await settle(500);
+    await settle();
+    assert.deepEqual(
+      api.sends.map((s) => s.content),
+      ['first', 'first', 'second'],
+    );
+    assert.deepEqual(
+      m.state.messages[1]!.messages.slice(-2).map((x) => x.content),
+      ['first', 'second'],
+    );
+    assert.deepEqual(m.state.messages[1]!.pending, []);
+    m.stop();
+  });
+
   test('a send that gets through while the live connection waits out its backoff reconnects it at once', async () => {
     const { m, sockets } = await start();
     await m.openChat(1);

@@ -32,7 +32,9 @@ for (const transport of ['websocket', 'polling'] as const) {
       await expect(ann.page.locator('.connection-banner')).toContainText('Reconnecting');
       // Sent while the server is down: shown at once, delivered when it is back.
       await send(ann, 'during the outage');
+      await send(ann, 'and right after it');
       await expect(ann.page.locator('.message-row.pending', { hasText: 'during the outage' })).toBeVisible();
+      await expect(ann.page.locator('.message-row.pending', { hasText: 'and right after it' })).toBeVisible();
 
       await server.start();
       // Someone else writes as soon as it is up (the pages must resume, not just reconnect).
@@ -40,16 +42,20 @@ for (const transport of ['websocket', 'polling'] as const) {
       await ann.context.request.post(`/messages/api/chats/${chatId}/members/add/`, { data: { user_ids: [other.id] } });
       await sendApi(other, chatId, 'after restart');
 
-      const all = ['before 1', 'before 2', 'during the outage', 'after restart'];
+      const all = ['before 1', 'before 2', 'during the outage', 'and right after it', 'after restart'];
       for (const p of [ann, bob]) {
         await expect(p.page.locator('.connection-banner')).toHaveCount(0, { timeout: 30_000 });
         for (const text of all) await expect(messageByText(p, text), `${p.name} sees “${text}”`).toHaveCount(1, { timeout: 30_000 });
         await expect(p.page.locator('.message-row.pending')).toHaveCount(0);
       }
-      // The retried send and Cy's may be stored in either order: the pages show the server's.
+      // Cy's send and the retried ones may be stored in either order (the retried ones keep
+      // theirs): the pages show the server's.
       const stored = await (await ann.context.request.get(`/messages/api/chats/${chatId}/messages/`)).json();
       const order = (stored.results as Array<{ content: string }>).map((m) => m.content).reverse();
       expect([...order].sort(), 'stored exactly once each').toEqual([...all].sort());
+      expect(order.indexOf('during the outage'), 'sends queued over the outage are stored in the order written').toBeLessThan(
+        order.indexOf('and right after it'),
+      );
       for (const p of [ann, bob]) {
         const shown = await p.page.locator('#message-list [data-message-id] .message-content').allTextContents();
         expect(shown, `${p.name}: every message once, in the server's order`).toEqual(order);
