@@ -244,8 +244,8 @@ profile: tools build
 	node bench/profile.mjs http://127.0.0.1:8931 9931 $(PROFILE_ARGS)
 
 ## gc-pauses: make bench with the runtime's sampling profiler attached through the fan-out
-## runs: time spent collecting garbage, and each pause, per run (bench/gc-pauses.mjs). The
-## pauses are what sets a fan-out run's p99 on this runtime (docs/realtime.md). BENCH_* apply.
+## runs: time spent collecting garbage, each pause, and each busy stretch by its time, per run
+## (bench/gc-pauses.mjs; bench/README.md says what it found about a run's p99). BENCH_* apply.
 gc-pauses: tools build
 	rm -rf target/bench-state
 	cargo bench --bench edge --no-run
